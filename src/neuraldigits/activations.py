@@ -1,0 +1,39 @@
+"""The sigmoid neuron's activation function and its derivative.
+
+σ(z) = 1 / (1 + e^(−z)),   σ′(z) = σ(z)(1 − σ(z)).
+
+Computed so that no input overflows: e^(−|z|) lies in (0, 1] for every z, and we
+clip |z| where σ is already 0 or 1 to the last bit, so even
+``np.errstate(all="raise")`` sees no overflow or underflow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+# Beyond these |z|, σ(z) rounds to exactly 0 or 1 (after 1 − σ) in the dtype, and
+# e^(−|z|) is still a normal number, so clipping changes nothing but the flags.
+_CLIP = {np.dtype(np.float32): 80.0, np.dtype(np.float64): 700.0}
+
+
+def _as_float(z: ArrayLike) -> NDArray[np.floating]:
+    z = np.asarray(z)
+    if z.dtype not in _CLIP:
+        z = z.astype(np.float64)
+    return z
+
+
+def sigmoid(z: ArrayLike) -> NDArray[np.floating]:
+    """σ(z), elementwise, for an array of any shape; float32 stays float32."""
+    z = _as_float(z)
+    e = np.exp(-np.minimum(np.abs(z), _CLIP[z.dtype]))  # e^(−|z|) ∈ (0, 1]
+    # For z ≥ 0: 1/(1 + e^(−z)).  For z < 0: e^z/(1 + e^z), the same value
+    # written so that the exponential cannot overflow.
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+
+
+def sigmoid_prime(z: ArrayLike) -> NDArray[np.floating]:
+    """σ′(z) = σ(z)(1 − σ(z)), elementwise."""
+    s = sigmoid(z)
+    return s * (1.0 - s)

@@ -1,0 +1,72 @@
+"""Argument types and options shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..locations import DATA_ENV, default_model_path
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative whole number, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return value
+
+
+def layer_sizes(text: str) -> list[int]:
+    """Parse ``784,30,10`` into ``[784, 30, 10]``."""
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer sizes such as 784,30,10, got {text!r}"
+        ) from None
+    if len(sizes) < 2 or any(s <= 0 for s in sizes):
+        raise argparse.ArgumentTypeError(
+            f"expected at least two positive layer sizes such as 784,30,10, got {text!r}"
+        )
+    return sizes
+
+
+def add_data_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None,
+        help=f"directory holding the four MNIST IDX files (default: ${DATA_ENV}, "
+        "else the per-user cache; see `digits data info`)",
+    )
+
+
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        default=None,
+        help=f"model file saved by `digits train` (default: {default_model_path()})",
+    )

@@ -1,0 +1,190 @@
+"""`digits train`: the book's SGD run on MNIST, printed the book's way."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+
+from ..errors import NeuralDigitsError
+from ..locations import default_model_path
+from ..mnist import load_mnist
+from ..modelfile import save
+from ..network import EpochResult, Network
+from .common import add_data_argument, layer_sizes, positive_float, positive_int
+
+HELP = "train a network with stochastic gradient descent (the book's recipe by default)"
+DESCRIPTION = (
+    HELP + ".\n\nPrints one line per epoch, 'Epoch N: correct / total' on the test set as in "
+    "the book,\nthen the validation accuracy, test cost and seconds. Saves the model with the "
+    "best\nvalidation accuracy; Ctrl-C stops and saves the best model so far."
+)
+
+# Test accuracy below this after an epoch means the net is guessing.
+CHANCE_MARGIN = 0.05
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sizes",
+        type=layer_sizes,
+        default="784,30,10",
+        metavar="N,N,...",
+        help="neurons per layer, input first",
+    )
+    parser.add_argument("--epochs", type=positive_int, default=30, help="passes over the data")
+    parser.add_argument(
+        "--mini-batch-size",
+        type=positive_int,
+        default=10,
+        metavar="M",
+        help="examples per gradient step",
+    )
+    parser.add_argument("--eta", type=positive_float, default=3.0, help="learning rate η")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed for weights and shuffling (default: a fresh one, "
+        "printed so the run can be repeated)",
+    )
+    add_data_argument(parser)
+    parser.add_argument(
+        "--out",
+        default=str(default_model_path()),
+        metavar="PATH",
+        help="where to save the trained model",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    training, validation, test = load_mnist(args.data)
+    n_pixels, n_classes = training[0].shape[1], 10
+    if args.sizes[0] != n_pixels or args.sizes[-1] != n_classes:
+        raise NeuralDigitsError(
+            f"--sizes {','.join(map(str, args.sizes))}: the input layer must have {n_pixels} "
+            f"neurons (one per pixel) and the output layer {n_classes} (one per digit)"
+        )
+    seed = args.seed if args.seed is not None else secrets.randbits(32)
+    net = Network(args.sizes, seed=seed)
+    print(
+        f"Training {args.sizes} on {len(training[1]):,} images: {args.epochs} epochs, "
+        f"mini-batch size {args.mini_batch_size}, eta {args.eta}, seed {seed}",
+        flush=True,
+    )
+    tracker = _Tracker(net)
+    settings = {
+        "epochs": args.epochs,
+        "mini_batch_size": args.mini_batch_size,
+        "eta": args.eta,
+        "seed": seed,
+        "training_examples": len(training[1]),
+    }
+    bar = _progress_bar(len(training[1]))
+    try:
+        net.sgd(
+            training,
+            args.epochs,
+            args.mini_batch_size,
+            args.eta,
+            test_data=test,
+            validation_data=validation,
+            callback=tracker.after_epoch,
+            on_batch=bar.update if bar else None,
+        )
+    except KeyboardInterrupt:
+        if bar:
+            bar.close()
+        if tracker.best is None:
+            print("Interrupted before the first epoch ended; nothing saved.", file=sys.stderr)
+            return 130
+        path = tracker.save(args.out, settings, interrupted=True)
+        print(
+            f"Interrupted after {len(tracker.history)} epochs; saved the best model so far "
+            f"(epoch {tracker.best_epoch}) to {path}",
+            file=sys.stderr,
+        )
+        return 130
+    if bar:
+        bar.close()
+    best_test = max(tracker.history, key=lambda r: r.test.correct)
+    print(
+        f"Best test accuracy: {best_test.test.correct} / {best_test.test.total} "
+        f"({100 * best_test.test.accuracy:.2f} %) at epoch {best_test.epoch}; "
+        f"total training time {sum(r.seconds for r in tracker.history):.1f} s"
+    )
+    path = tracker.save(args.out, settings, interrupted=False)
+    print(
+        f"Saved the model of epoch {tracker.best_epoch} (best validation accuracy "
+        f"{100 * tracker.history[tracker.best_epoch].validation.accuracy:.2f} %) to {path}"
+    )
+    return 0
+
+
+class _Tracker:
+    """Prints each epoch and keeps a copy of the best network so far (by validation)."""
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.history: list[EpochResult] = []
+        self.best: Network | None = None
+        self.best_epoch = -1
+        self.warned = False
+
+    def after_epoch(self, r: EpochResult) -> None:
+        self.history.append(r)
+        t, v = r.test, r.validation
+        print(
+            f"Epoch {r.epoch}: {t.correct} / {t.total}  ({100 * t.accuracy:.2f} %, "
+            f"validation {100 * v.accuracy:.2f} %, cost {t.cost:.4f}, {r.seconds:.2f} s)",
+            flush=True,
+        )
+        if self.best is None or v.correct > self.history[self.best_epoch].validation.correct:
+            self.best, self.best_epoch = self.net.copy(), r.epoch
+        chance = 1 / self.net.sizes[-1]
+        if t.accuracy < chance + CHANCE_MARGIN and not self.warned:
+            self.warned = True
+            print(
+                f"warning: accuracy {100 * t.accuracy:.2f} % is at chance level: the network "
+                "is guessing. The learning rate --eta may be far too large or too small "
+                "(the book uses 3.0), or the inputs are not scaled to [0, 1].",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def save(self, out: str, settings: dict, interrupted: bool):
+        return save(
+            self.best,
+            out,
+            training=settings,
+            history=self.history,
+            best_epoch=self.best_epoch,
+            interrupted=interrupted,
+        )
+
+
+def _progress_bar(total: int):
+    """A progress bar within each epoch, only when a person is watching."""
+    if not sys.stdout.isatty():
+        return None
+    from tqdm import tqdm
+
+    return _EpochBar(tqdm, total)
+
+
+class _EpochBar:
+    def __init__(self, tqdm, total: int) -> None:
+        self.tqdm, self.total, self.bar = tqdm, total, None
+
+    def update(self, n: int) -> None:
+        if self.bar is None or self.bar.n >= self.total:
+            self.close()
+            self.bar = self.tqdm(total=self.total, unit="img", leave=False, unit_scale=True)
+        self.bar.update(n)
+        if self.bar.n >= self.total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

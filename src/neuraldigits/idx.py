@@ -1,0 +1,104 @@
+"""Reading IDX files, the format of MNIST and its relatives, without trusting them.
+
+An IDX file is a big-endian header — two zero bytes, a type code, the number of
+dimensions d, then d 32-bit sizes — followed by the data.  MNIST's images are
+unsigned bytes with d = 3 (magic 0x00000803) and its labels d = 1 (0x00000801).
+Files may be gzipped; we decide by the content (gzip's 1f 8b signature), not the
+name.  Every way a file can be wrong raises :class:`~neuraldigits.errors.DataError`
+naming the file: a header that claims more data than the file holds is caught
+before any large allocation, because we read in bounded chunks.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import DataError
+
+GZIP_SIGNATURE = b"\x1f\x8b"
+LFS_SIGNATURE = b"version https://git-lfs"
+UBYTE = 0x08
+_CHUNK = 1 << 20
+# No IDX data set we read comes near this; a header claiming more is lying.
+MAX_DATA_BYTES = 1 << 34
+
+
+def read_idx(path: str | os.PathLike[str], ndim: int | None = None) -> NDArray[np.uint8]:
+    """The unsigned-byte array stored in the IDX file at ``path``.
+
+    ``ndim``, when given, is the number of dimensions the caller expects
+    (1 for labels, 3 for images); any other count is refused.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as raw:
+            start = raw.read(len(LFS_SIGNATURE))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, expected an IDX file") from None
+    if start.startswith(LFS_SIGNATURE):
+        raise DataError(
+            f"{path}: is a Git LFS pointer file, not the data itself; fetch the real file "
+            "(e.g. `git lfs pull`) or download MNIST afresh"
+        )
+    gzipped = start.startswith(GZIP_SIGNATURE)
+    opener = gzip.open if gzipped else open
+    try:
+        with opener(path, "rb") as f:
+            return _parse(f, path, ndim, gzipped)
+    except (OSError, EOFError, zlib.error) as e:
+        # gzip.BadGzipFile is an OSError; a truncated stream raises EOFError.
+        what = "gzip stream" if gzipped else "file"
+        raise DataError(f"{path}: corrupt or truncated {what} ({e})") from None
+
+
+def _parse(f, path: Path, ndim: int | None, gzipped: bool) -> NDArray[np.uint8]:
+    header = _read_exactly(f, 4, path, "the 4-byte IDX magic number")
+    zero, dtype_code, dims = struct.unpack(">HBB", header)
+    magic = int.from_bytes(header, "big")
+    if zero != 0 or dtype_code != UBYTE or dims == 0 or (ndim is not None and dims != ndim):
+        want = f"0x{UBYTE << 8 | ndim:08x}" if ndim is not None else "0x000008NN"
+        raise DataError(
+            f"{path}: wrong magic number 0x{magic:08x}, expected {want} "
+            f"(an IDX file of unsigned bytes{'' if ndim is None else f' with {ndim} dimensions'})"
+        )
+    shape = struct.unpack(f">{dims}I", _read_exactly(f, 4 * dims, path, f"{dims} dimension sizes"))
+    expected = int(np.prod(shape, dtype=np.int64)) if shape else 0
+    if expected > MAX_DATA_BYTES:
+        raise DataError(f"{path}: header claims an absurd size {shape} ({expected:,} bytes)")
+    data = bytearray()
+    while len(data) <= expected:
+        chunk = f.read(min(_CHUNK, expected + 1 - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    header_bytes = 4 + 4 * dims
+    if len(data) < expected:
+        kind = "decompressed " if gzipped else ""
+        raise DataError(
+            f"{path}: truncated: header declares shape {shape}, needing "
+            f"{header_bytes + expected:,} {kind}bytes, but the file holds "
+            f"{header_bytes + len(data):,}"
+        )
+    if len(data) > expected:
+        raise DataError(
+            f"{path}: longer than its header declares (shape {shape}, "
+            f"{header_bytes + expected:,} bytes): not a well-formed IDX file"
+        )
+    # frombuffer on the bytearray shares its memory: no second copy of the data.
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+
+
+def _read_exactly(f, n: int, path: Path, what: str) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise DataError(f"{path}: truncated: file ends before {what}")
+    return data

@@ -1,0 +1,136 @@
+"""MNIST from the four standard IDX files, split the way the book splits it.
+
+``load_mnist()`` returns ``(training, validation, test)``: the first 50,000
+training images, the last 10,000 training images, and the 10,000 test images,
+each an ``(images, labels)`` pair — images (N, 784) with 0.0 for background and
+1.0 for full ink, labels (N,) ints 0–9.  Any directory holding the four files in
+IDX format works (Fashion-MNIST too): the loader reads the format, not a list of
+known files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import DataError
+from .idx import read_idx
+from .locations import DATA_ENV, data_search_path
+
+# The four standard files; each may be gzipped or raw, whatever its name says.
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+VALIDATION_SIZE = 10_000
+
+Dataset = tuple[NDArray, NDArray]
+
+
+def _candidates(name: str) -> list[str]:
+    # Also the dotted spelling some copies use (train-images.idx3-ubyte).
+    dotted = name.replace("-idx", ".idx", 1)
+    return [name + ".gz", name, dotted + ".gz", dotted]
+
+
+def find_files(directory: str | os.PathLike[str]) -> tuple[dict[str, Path], list[str]]:
+    """The four files found in ``directory``, and the names of those missing."""
+    directory = Path(directory)
+    found, missing = {}, []
+    for key, name in FILES.items():
+        for candidate in _candidates(name):
+            if (directory / candidate).is_file():
+                found[key] = directory / candidate
+                break
+        else:
+            missing.append(name + "[.gz]")
+    return found, missing
+
+
+def locate(path: str | os.PathLike[str] | None = None) -> dict[str, Path]:
+    """Paths of the four files: from ``path``, else ``$NEURALDIGITS_DATA``, else the cache.
+
+    When none of the places has all four, the error lists every place looked
+    at, what was missing there, and how to provide the files.
+    """
+    report = []
+    for why, directory in data_search_path(path):
+        if not directory.is_dir():
+            report.append(f"  {directory} ({why}): no such directory")
+            continue
+        found, missing = find_files(directory)
+        if not missing:
+            return found
+        report.append(f"  {directory} ({why}): missing {', '.join(missing)}")
+    raise DataError(
+        "MNIST data not found. Looked in:\n"
+        + "\n".join(report)
+        + "\nExpected the four standard IDX files (gzipped or not): "
+        + ", ".join(FILES.values())
+        + f".\nPoint to a directory holding them with --data DIR or ${DATA_ENV}, "
+        "or put them in the per-user cache."
+    )
+
+
+def load_idx_pair(images_path: Path, labels_path: Path, num_classes: int = 10) -> Dataset:
+    """Images (N, rows·cols) as uint8 and labels (N,) as int64, checked against each other."""
+    images = read_idx(images_path, ndim=3)
+    labels = read_idx(labels_path, ndim=1)
+    if len(images) != len(labels):
+        raise DataError(
+            f"{images_path} holds {len(images):,} images but {labels_path} holds "
+            f"{len(labels):,} labels; they must match one to one"
+        )
+    if len(labels) and labels.max() >= num_classes:
+        raise DataError(
+            f"{labels_path}: labels must be 0..{num_classes - 1}, found {int(labels.max())}"
+        )
+    return images.reshape(len(images), -1), labels.astype(np.int64)
+
+
+def load_mnist(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    dtype: Any = np.float32,
+    validation_size: int = VALIDATION_SIZE,
+) -> tuple[Dataset, Dataset, Dataset]:
+    """``(training, validation, test)`` as the book splits MNIST (50k / 10k / 10k).
+
+    Pixels are scaled to [0, 1] in ``dtype``; pass ``dtype=np.uint8`` to keep
+    the raw 0–255 bytes (a quarter of the memory; :class:`Network` accepts them).
+    """
+    files = locate(path)
+    train_images, train_labels = load_idx_pair(files["train_images"], files["train_labels"])
+    test_images, test_labels = load_idx_pair(files["test_images"], files["test_labels"])
+    if train_images.shape[1] != test_images.shape[1]:
+        raise DataError(
+            f"{files['train_images']} has images of {train_images.shape[1]} pixels but "
+            f"{files['test_images']} has {test_images.shape[1]}; they must be the same size"
+        )
+    if not 0 <= validation_size < len(train_labels):
+        raise DataError(
+            f"cannot hold out {validation_size:,} validation images from "
+            f"{len(train_labels):,} training images"
+        )
+    train_images, test_images = _scale(train_images, dtype), _scale(test_images, dtype)
+    cut = len(train_labels) - validation_size
+    return (
+        (train_images[:cut], train_labels[:cut]),
+        (train_images[cut:], train_labels[cut:]),
+        (test_images, test_labels),
+    )
+
+
+def _scale(images: NDArray[np.uint8], dtype: Any) -> NDArray:
+    dtype = np.dtype(dtype)
+    if dtype == np.uint8:
+        return images
+    scaled = images.astype(dtype)
+    scaled /= dtype.type(255)
+    return scaled

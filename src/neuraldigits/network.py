@@ -1,0 +1,315 @@
+"""A feedforward network of sigmoid neurons, trained by stochastic gradient descent.
+
+This is chapter 1's ``network.py``, vectorised over the mini-batch.  The names
+and equations are the book's:
+
+* layer l computes  a^l = σ(w^l a^(l−1) + b^l);
+* the cost is C = 1/(2n) Σ_x ‖y(x) − a^L(x)‖²  (see :mod:`neuraldigits.costs`);
+* SGD updates  w → w − (η/m) Σ_x ∂C_x/∂w  and  b → b − (η/m) Σ_x ∂C_x/∂b
+  over each mini-batch of m examples, with the gradients from backprop.
+
+Shapes.  ``weights[l]`` is (n_out, n_in) and ``biases[l]`` is (n_out, 1), as in the
+book.  Inside the maths a batch of m examples is a matrix with *one column per
+example*, so ``w @ a + b`` reads exactly like the book's ``np.dot(w, a) + b``.
+Data sets, as users hold them, are ``(images, labels)`` pairs: images (N, n_in),
+one row per example, and labels (N,) integer class numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .activations import sigmoid
+from .costs import COSTS
+
+Dataset = tuple[NDArray, NDArray]
+"""``(images, labels)``: images (N, n_in) floats in [0, 1] (or uint8 0–255), labels (N,) ints."""
+
+# Rows per chunk when evaluating a large set, to bound memory for wide layers.
+_EVAL_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class Score:
+    """How a network did on one data set: correct answers and mean cost."""
+
+    correct: int
+    total: int
+    cost: float
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    """One line of the training history."""
+
+    epoch: int
+    seconds: float  # time spent on the SGD updates of this epoch, not on evaluation
+    test: Score | None = None
+    validation: Score | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Network:
+    """A feedforward network of sigmoid neurons.
+
+    ``Network([784, 30, 10])`` has 784 inputs, one hidden layer of 30 neurons and
+    10 outputs.  Weights and biases start as independent N(0, 1) draws, as in the
+    book, from a ``numpy.random.Generator`` seeded by ``seed``; the same
+    generator later shuffles the training data, so the same seed gives the same
+    history.  ``dtype`` is float32 (fast) or float64 (for exact checks).
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        seed: int | np.random.Generator | None = None,
+        *,
+        dtype: Any = np.float32,
+        cost: str = "quadratic",
+    ) -> None:
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or any(s <= 0 for s in sizes):
+            raise ValueError(f"sizes must list at least two positive layer sizes, got {sizes}")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        if cost not in COSTS:
+            raise ValueError(f"unknown cost {cost!r}; known: {', '.join(COSTS)}")
+        self.sizes = sizes
+        self.num_layers = len(sizes)
+        self.dtype = dtype
+        self.cost = COSTS[cost]
+        self.rng = np.random.default_rng(seed)
+        # Drawn in float64 then cast, so float32 and float64 nets of one seed agree.
+        self.biases = [self.rng.standard_normal((y, 1)).astype(dtype) for y in sizes[1:]]
+        self.weights = [
+            self.rng.standard_normal((y, x)).astype(dtype) for x, y in zip(sizes[:-1], sizes[1:])
+        ]
+        self.metadata: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ feedforward
+
+    def feedforward(self, a: ArrayLike) -> NDArray:
+        """The network's output for one input or a batch.
+
+        ``a`` of shape (n_in,) gives (n_out,); a column (n_in, 1) gives (n_out, 1);
+        a batch (N, n_in), one row per example, gives (N, n_out).  Any other
+        shape raises ``ValueError`` rather than broadcasting into nonsense.
+        """
+        a = np.asarray(a)
+        n_in = self.sizes[0]
+        if a.ndim == 1 and a.shape[0] == n_in:
+            return self._feedforward_columns(a[:, None])[:, 0]
+        if a.ndim == 2 and a.shape == (n_in, 1):
+            return self._feedforward_columns(a)
+        if a.ndim == 2 and a.shape[1] == n_in:
+            return self._feedforward_columns(a.T).T
+        raise ValueError(
+            f"expected an input of shape ({n_in},), ({n_in}, 1) or (N, {n_in}); got {a.shape}"
+        )
+
+    def _feedforward_columns(self, a: NDArray) -> NDArray:
+        """a: (n_in, m), one column per example → a^L: (n_out, m)."""
+        a = self._as_inputs(a)
+        for b, w in zip(self.biases, self.weights):
+            a = sigmoid(w @ a + b)
+        return a
+
+    def _as_inputs(self, x: NDArray) -> NDArray:
+        """Inputs in the network's dtype; uint8 pixels (0–255) are scaled to [0, 1]."""
+        if x.dtype == np.uint8:
+            return x.astype(self.dtype) / self.dtype.type(255)
+        return np.asarray(x, dtype=self.dtype)
+
+    # ------------------------------------------------------------------ learning
+
+    def backprop(self, x: NDArray, y: NDArray) -> tuple[list[NDArray], list[NDArray]]:
+        """Gradient of the cost, summed over a batch, by backpropagation.
+
+        ``x``: (n_in, m) inputs, one column per example; ``y``: (n_out, m)
+        desired outputs.  Returns ``(nabla_b, nabla_w)``, layer by layer shaped
+        like ``biases`` and ``weights``, holding Σ_x ∂C_x/∂b and Σ_x ∂C_x/∂w.
+        """
+        x = self._as_inputs(x)
+        # Forward pass, keeping every z^l and a^l.
+        activation = x
+        activations = [x]
+        zs = []
+        for b, w in zip(self.biases, self.weights):
+            z = w @ activation + b
+            zs.append(z)
+            activation = sigmoid(z)
+            activations.append(activation)
+        # Backward pass.  Each column of delta is one example's δ^l; the matrix
+        # products below sum the per-example gradients over the batch.
+        nabla_b: list[NDArray] = [np.empty(0)] * len(self.biases)
+        nabla_w: list[NDArray] = [np.empty(0)] * len(self.weights)
+        delta = self.cost.delta(zs[-1], activations[-1], y)  # (BP1)
+        nabla_b[-1] = delta.sum(axis=1, keepdims=True)  # (BP3)
+        nabla_w[-1] = delta @ activations[-2].T  # (BP4)
+        for layer in range(2, self.num_layers):
+            a = activations[-layer]
+            sp = a * (1 - a)  # σ′(z^l) = σ(z^l)(1 − σ(z^l)), and σ(z^l) = a^l
+            delta = (self.weights[-layer + 1].T @ delta) * sp  # (BP2)
+            nabla_b[-layer] = delta.sum(axis=1, keepdims=True)
+            nabla_w[-layer] = delta @ activations[-layer - 1].T
+        return nabla_b, nabla_w
+
+    def update_mini_batch(self, mini_batch: Dataset, eta: float) -> None:
+        """One step of gradient descent on one mini-batch ``(images (m, n_in), labels (m,))``.
+
+        w → w − (η/m) Σ_x ∂C_x/∂w,  b → b − (η/m) Σ_x ∂C_x/∂b.
+        """
+        images, labels = mini_batch
+        m = len(labels)
+        nabla_b, nabla_w = self.backprop(images.T, self.one_hot(labels).T)
+        step = self.dtype.type(eta / m)
+        for w, nw in zip(self.weights, nabla_w):
+            w -= step * nw
+        for b, nb in zip(self.biases, nabla_b):
+            b -= step * nb
+
+    def sgd(
+        self,
+        training_data: Dataset,
+        epochs: int,
+        mini_batch_size: int,
+        eta: float,
+        test_data: Dataset | None = None,
+        *,
+        validation_data: Dataset | None = None,
+        callback: Callable[[EpochResult], None] | None = None,
+        on_batch: Callable[[int], None] | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> list[EpochResult]:
+        """Train with mini-batch stochastic gradient descent; return the history.
+
+        Each epoch shuffles the training examples (each is used exactly once)
+        and steps through them ``mini_batch_size`` at a time; when N is not a
+        multiple of m the last mini-batch is smaller, and its step is still
+        divided by its own size.  After each epoch the network is scored on
+        ``test_data`` and ``validation_data`` when given, and ``callback`` is
+        called with that epoch's result (the CLI prints it).  ``on_batch(m)``
+        is called after each mini-batch (for progress bars).  Shuffling draws
+        from ``rng``, by default the network's own generator.
+        """
+        images, labels = self.check_dataset(training_data, "training_data")
+        if test_data is not None:
+            test_data = self.check_dataset(test_data, "test_data")
+        if validation_data is not None:
+            validation_data = self.check_dataset(validation_data, "validation_data")
+        if int(epochs) < 0 or int(mini_batch_size) <= 0 or not eta > 0:
+            raise ValueError(
+                "need epochs ≥ 0, mini_batch_size ≥ 1 and eta > 0; got "
+                f"epochs={epochs}, mini_batch_size={mini_batch_size}, eta={eta}"
+            )
+        rng = self.rng if rng is None else rng
+        n = len(labels)
+        history = []
+        for epoch in range(int(epochs)):
+            start = time.perf_counter()
+            order = rng.permutation(n)
+            for k in range(0, n, mini_batch_size):
+                idx = order[k : k + mini_batch_size]
+                # Gathering copies only these m rows, never the whole data set.
+                self.update_mini_batch((images[idx], labels[idx]), eta)
+                if on_batch is not None:
+                    on_batch(len(idx))
+            seconds = time.perf_counter() - start
+            result = EpochResult(
+                epoch=epoch,
+                seconds=seconds,
+                test=None if test_data is None else self.score(test_data),
+                validation=None if validation_data is None else self.score(validation_data),
+            )
+            history.append(result)
+            if callback is not None:
+                callback(result)
+        return history
+
+    # ------------------------------------------------------------------ evaluation
+
+    def score(self, data: Dataset) -> Score:
+        """Correct answers (argmax of the output) and mean cost C on ``data``."""
+        images, labels = self.check_dataset(data, "data")
+        correct = 0
+        total_cost = 0.0
+        for k in range(0, len(labels), _EVAL_CHUNK):
+            outputs = self._feedforward_columns(images[k : k + _EVAL_CHUNK].T)
+            chunk_labels = labels[k : k + _EVAL_CHUNK]
+            correct += int(np.sum(np.argmax(outputs, axis=0) == chunk_labels))
+            total_cost += self.cost.fn(outputs, self.one_hot(chunk_labels).T)
+        n = len(labels)
+        return Score(correct=correct, total=n, cost=total_cost / n if n else 0.0)
+
+    def evaluate(self, test_data: Dataset) -> int:
+        """The number of test inputs for which the output neuron with the highest
+        activation is the right digit."""
+        return self.score(test_data).correct
+
+    def predict(self, images: ArrayLike) -> NDArray[np.intp]:
+        """The predicted class for each row of ``images`` (N, n_in) → (N,)."""
+        images = np.asarray(images)
+        if images.ndim != 2 or images.shape[1] != self.sizes[0]:
+            raise ValueError(f"expected images of shape (N, {self.sizes[0]}), got {images.shape}")
+        return np.concatenate(
+            [
+                np.argmax(self._feedforward_columns(images[k : k + _EVAL_CHUNK].T), axis=0)
+                for k in range(0, len(images), _EVAL_CHUNK)
+            ]
+            or [np.empty(0, dtype=np.intp)]
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def one_hot(self, labels: NDArray) -> NDArray:
+        """Desired outputs y(x): (m,) class numbers → (m, n_out) rows of 0s with a 1."""
+        y = np.zeros((len(labels), self.sizes[-1]), dtype=self.dtype)
+        y[np.arange(len(labels)), labels] = 1
+        return y
+
+    def check_dataset(self, data: Dataset, name: str) -> Dataset:
+        """Validate an ``(images, labels)`` pair against this network; return arrays."""
+        try:
+            images, labels = data
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be an (images, labels) pair of arrays") from None
+        images = np.asarray(images)
+        labels = np.asarray(labels)
+        n_in, n_out = self.sizes[0], self.sizes[-1]
+        if images.ndim != 2 or images.shape[1] != n_in:
+            raise ValueError(f"{name}: expected images of shape (N, {n_in}), got {images.shape}")
+        if labels.shape != (len(images),):
+            raise ValueError(
+                f"{name}: expected labels of shape ({len(images)},) to match the images, "
+                f"got {labels.shape}"
+            )
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"{name}: labels must be integers, got dtype {labels.dtype}")
+        if len(labels) and (labels.min() < 0 or labels.max() >= n_out):
+            raise ValueError(
+                f"{name}: labels must lie in 0..{n_out - 1} for {n_out} output neurons, "
+                f"found {labels.min()}..{labels.max()}"
+            )
+        return images, labels
+
+    def copy(self) -> Network:
+        """An independent copy of the weights, biases and metadata (not the generator)."""
+        other = Network.__new__(Network)
+        other.__dict__.update(self.__dict__)
+        other.weights = [w.copy() for w in self.weights]
+        other.biases = [b.copy() for b in self.biases]
+        other.metadata = dict(self.metadata)
+        return other
