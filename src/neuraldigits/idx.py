@@ -102,3 +102,23 @@ def _read_exactly(f, n: int, path: Path, what: str) -> bytes:
     if len(data) != n:
         raise DataError(f"{path}: truncated: file ends before {what}")
     return data
+
+
+def write_idx(path: str | os.PathLike[str], array: NDArray, *, compress: bool = False) -> Path:
+    """Write a uint8 array as an IDX file (gzipped if ``compress``), atomically."""
+    from .atomic import atomic_write
+
+    array = np.ascontiguousarray(array)
+    if array.dtype != np.uint8 or not 1 <= array.ndim <= 255:
+        raise ValueError(f"write_idx needs a uint8 array of 1 to 255 dimensions, got {array.dtype}")
+    header = struct.pack(f">HBB{array.ndim}I", 0, UBYTE, array.ndim, *array.shape)
+    path = Path(path)
+    with atomic_write(path) as f:
+        if compress:
+            with gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as g:
+                g.write(header)
+                g.write(array.tobytes())
+        else:
+            f.write(header)
+            f.write(array.tobytes())
+    return path

@@ -98,12 +98,15 @@ def load_mnist(
     path: str | os.PathLike[str] | None = None,
     *,
     dtype: Any = np.float32,
-    validation_size: int = VALIDATION_SIZE,
+    validation_size: int | None = None,
 ) -> tuple[Dataset, Dataset, Dataset]:
     """``(training, validation, test)`` as the book splits MNIST (50k / 10k / 10k).
 
-    Pixels are scaled to [0, 1] in ``dtype``; pass ``dtype=np.uint8`` to keep
-    the raw 0–255 bytes (a quarter of the memory; :class:`Network` accepts them).
+    The validation set is the last ``validation_size`` training images: by
+    default 10,000, or a sixth of the training images for a smaller data set
+    (the book's 10,000 of 60,000).  Pixels are scaled to [0, 1] in ``dtype``;
+    pass ``dtype=np.uint8`` to keep the raw 0–255 bytes (a quarter of the memory;
+    :class:`Network` accepts them).
     """
     files = locate(path)
     train_images, train_labels = load_idx_pair(files["train_images"], files["train_labels"])
@@ -113,6 +116,8 @@ def load_mnist(
             f"{files['train_images']} has images of {train_images.shape[1]} pixels but "
             f"{files['test_images']} has {test_images.shape[1]}; they must be the same size"
         )
+    if validation_size is None:
+        validation_size = min(VALIDATION_SIZE, len(train_labels) // 6)
     if not 0 <= validation_size < len(train_labels):
         raise DataError(
             f"cannot hold out {validation_size:,} validation images from "
