@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-# Beyond these |z|, σ(z) rounds to exactly 0 or 1 (after 1 − σ) in the dtype, and
-# e^(−|z|) is still a normal number, so clipping changes nothing but the flags.
+# Beyond these |z|, σ(z) is 1 to the last bit and the true σ(−|z|) is below
+# e^(−80) ≈ 2e−35 (float32) or e^(−700) ≈ 1e−304 (float64); clipping there keeps
+# e^(−|z|) a normal number (no underflow flag) and moves σ by less than that.
 _CLIP = {np.dtype(np.float32): 80.0, np.dtype(np.float64): 700.0}
 
 

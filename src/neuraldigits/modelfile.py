@@ -83,8 +83,13 @@ def load(path: str | os.PathLike[str]) -> Network:
             "or name an existing .npz model)"
         )
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a lone .npy array
+            raise ModelFileError(f"{path}: not a neuraldigits model (.npz archive) file")
+        with loaded as npz:
             arrays = {name: npz[name] for name in npz.files}
+    except ModelFileError:
+        raise
     except ValueError as e:
         if "pickle" in str(e).lower():
             raise ModelFileError(
@@ -97,8 +102,6 @@ def load(path: str | os.PathLike[str]) -> Network:
             f"{path}: not a readable neuraldigits model (.npz) file; it may be truncated or "
             f"of another kind ({type(e).__name__}: {e})"
         ) from None
-    if not isinstance(arrays, dict):  # np.load of a plain .npy gives one array
-        raise ModelFileError(f"{path}: not a neuraldigits model (.npz archive) file")
     meta = _read_metadata(arrays, path)
     return _build(arrays, meta, path)
 
