@@ -21,3 +21,7 @@ class ModelFileError(NeuralDigitsError, ValueError):
 
 class ImageError(NeuralDigitsError, ValueError):
     """An image cannot be read, or holds no digit."""
+
+
+class CircuitError(NeuralDigitsError, ValueError):
+    """A perceptron, a circuit of perceptrons, or an input given to one is malformed."""

@@ -7,17 +7,20 @@ and ``run(args) -> int``.  Only this package prints; the library returns values.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import NeuralDigitsError
-from . import evaluate, train
+from . import add, evaluate, gates, train
 
 # Explicit registry: the order here is the order in `digits --help`.
 COMMANDS = {
     "train": train,
     "evaluate": evaluate,
+    "gates": gates,
+    "add": add,
 }
 
 
@@ -64,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NeuralDigitsError as e:
         print(f"digits {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `digits gates | head`: the reader left; that is not an error worth a message.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:
         # Permission denied, disk full, ...: the OS message names the file.
         print(f"digits {args.command}: error: {e}", file=sys.stderr)
