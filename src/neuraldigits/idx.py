@@ -12,6 +12,7 @@ before any large allocation, because we read in bounded chunks.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -26,8 +27,11 @@ GZIP_SIGNATURE = b"\x1f\x8b"
 LFS_SIGNATURE = b"version https://git-lfs"
 UBYTE = 0x08
 _CHUNK = 1 << 20
-# No IDX data set we read comes near this; a header claiming more is lying.
-MAX_DATA_BYTES = 1 << 34
+# No IDX data set we read comes near this (EMNIST's largest is ~0.6 GB); a header
+# claiming more is lying, or a gzip bomb.
+MAX_DATA_BYTES = 1 << 31
+# numpy 1.x arrays have at most 32 dimensions; real IDX files have 1 to 4.
+MAX_DIMS = 32
 
 
 def read_idx(path: str | os.PathLike[str], ndim: int | None = None) -> NDArray[np.uint8]:
@@ -70,10 +74,17 @@ def _parse(f, path: Path, ndim: int | None, gzipped: bool) -> NDArray[np.uint8]:
             f"{path}: wrong magic number 0x{magic:08x}, expected {want} "
             f"(an IDX file of unsigned bytes{'' if ndim is None else f' with {ndim} dimensions'})"
         )
+    if dims > MAX_DIMS:
+        raise DataError(f"{path}: header declares {dims} dimensions, more than {MAX_DIMS}")
     shape = struct.unpack(f">{dims}I", _read_exactly(f, 4 * dims, path, f"{dims} dimension sizes"))
-    expected = int(np.prod(shape, dtype=np.int64)) if shape else 0
-    if expected > MAX_DATA_BYTES:
-        raise DataError(f"{path}: header claims an absurd size {shape} ({expected:,} bytes)")
+    # Python ints: numpy's int64 product would wrap around for a lying header.
+    expected = math.prod(shape)
+    # Zero-sized dimensions aside (an empty set), the others must still be sane:
+    # numpy refuses to build even an empty array of shape (0, 2**31, 2**31).
+    if math.prod(size for size in shape if size) > MAX_DATA_BYTES:
+        raise DataError(
+            f"{path}: header claims an absurd size {shape} (over {MAX_DATA_BYTES:,} bytes)"
+        )
     data = bytearray()
     while len(data) <= expected:
         chunk = f.read(min(_CHUNK, expected + 1 - len(data)))

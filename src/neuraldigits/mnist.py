@@ -87,6 +87,9 @@ def load_idx_pair(images_path: Path, labels_path: Path, num_classes: int = 10) -
             f"{images_path} holds {len(images):,} images but {labels_path} holds "
             f"{len(labels):,} labels; they must match one to one"
         )
+    if len(images) == 0 or images[0].size == 0:
+        # Also keeps reshape(-1) below from failing on an empty array.
+        raise DataError(f"{images_path}: holds no images (shape {images.shape})")
     if len(labels) and labels.max() >= num_classes:
         raise DataError(
             f"{labels_path}: labels must be 0..{num_classes - 1}, found {int(labels.max())}"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import NeuralDigitsError
-from . import add, evaluate, gates, train
+from . import add, data, evaluate, gates, train
 
 # Explicit registry: the order here is the order in `digits --help`.
 COMMANDS = {
@@ -21,6 +21,7 @@ COMMANDS = {
     "evaluate": evaluate,
     "gates": gates,
     "add": add,
+    "data": data,
 }
 
 

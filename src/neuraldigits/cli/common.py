@@ -55,10 +55,11 @@ def layer_sizes(text: str) -> list[int]:
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
-        metavar="DIR",
+        metavar="PATH",
         default=None,
-        help=f"directory holding the four MNIST IDX files (default: ${DATA_ENV}, "
-        "else the per-user cache; see `digits data info`)",
+        help="directory holding the four MNIST IDX files (or Fashion-MNIST's), or the "
+        f"book's mnist.pkl.gz (default: ${DATA_ENV}, else the per-user cache, else a "
+        "download, else the offline sample; see `digits data info`)",
     )
 
 

@@ -8,10 +8,16 @@ import sys
 
 from ..errors import NeuralDigitsError
 from ..locations import default_model_path
-from ..mnist import load_mnist
 from ..modelfile import save
 from ..network import EpochResult, Network
-from .common import add_data_argument, layer_sizes, positive_float, positive_int
+from .common import (
+    add_data_argument,
+    layer_sizes,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from .data import load_for_command
 
 HELP = "train a network with stochastic gradient descent (the book's recipe by default)"
 DESCRIPTION = (
@@ -48,6 +54,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="random seed for weights and shuffling (default: a fresh one, "
         "printed so the run can be repeated)",
     )
+    parser.add_argument(
+        "--augment",
+        type=non_negative_int,
+        nargs="?",
+        const=1,
+        default=0,
+        metavar="COPIES",
+        help="also train on COPIES randomly distorted copies of each training image (shifted, "
+        "rotated, scaled, elastically warped, thicker or thinner strokes), so the model reads "
+        "real pictures better; --augment alone adds one copy",
+    )
     add_data_argument(parser)
     parser.add_argument(
         "--out",
@@ -58,7 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    training, validation, test = load_mnist(args.data)
+    data = load_for_command(args.data)
+    training, validation, test = data.training, data.validation, data.test
+    print(f"Data: {data.source}", flush=True)
     n_pixels, n_classes = training[0].shape[1], 10
     if args.sizes[0] != n_pixels or args.sizes[-1] != n_classes:
         raise NeuralDigitsError(
@@ -66,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
             f"neurons (one per pixel) and the output layer {n_classes} (one per digit)"
         )
     seed = args.seed if args.seed is not None else secrets.randbits(32)
+    if args.augment:
+        training = _augment(training, args.augment, seed)
     net = Network(args.sizes, seed=seed)
     print(
         f"Training {args.sizes} on {len(training[1]):,} images: {args.epochs} epochs, "
@@ -78,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
         "mini_batch_size": args.mini_batch_size,
         "eta": args.eta,
         "seed": seed,
+        "augment": args.augment,
         "training_examples": len(training[1]),
+        "data": data.source,
     }
     bar = _progress_bar(len(training[1]))
     try:
@@ -188,3 +211,22 @@ class _EpochBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _augment(training, copies: int, seed: int):
+    """The training set plus ``copies`` distorted copies (see :mod:`neuraldigits.augment`)."""
+    if training[0].shape[1] != 28 * 28:
+        raise NeuralDigitsError(
+            f"--augment distorts 28×28 images, but these have {training[0].shape[1]} pixels"
+        )
+    try:
+        import numpy as np
+
+        from ..augment import augmented
+    except ImportError as e:
+        raise NeuralDigitsError(
+            f"--augment needs SciPy ({e}); install it with pip install 'neuraldigits[images]'"
+        ) from None
+    print(f"Adding {copies} distorted copies of the training images...", flush=True)
+    # Its own stream, derived from the seed, so the weights do not depend on --augment.
+    return augmented(training, copies, np.random.default_rng([seed, 1]))

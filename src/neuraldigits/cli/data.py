@@ -1,0 +1,166 @@
+"""`digits data download|info`: get MNIST; see where data is looked for and if it verifies."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..datasets import LoadedData, load_data
+from ..download import (
+    MIRRORS_ENV,
+    check_file,
+    default_mirrors,
+    download_mnist,
+)
+from ..errors import DataError
+from ..locations import DATA_ENV, data_search_path, default_data_dir
+from ..mnist import FILES, find_files
+from ..sample import locate_sample
+from .common import positive_float
+
+HELP = "download MNIST (verified) or show where data is looked for"
+DESCRIPTION = (
+    HELP + ".\n\n`digits data download` fetches the four official MNIST files, trying each "
+    f"mirror in turn\n(or those in ${MIRRORS_ENV}), checks every file's SHA-256 and only then "
+    "puts it in place.\n`digits data info` lists the places searched, what each holds and, "
+    "with --verify, whether\nthe files are intact."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="data_action", metavar="ACTION", required=True)
+    download = actions.add_parser(
+        "download",
+        help="fetch the four MNIST files, verified, into the cache",
+        description="Fetch the four MNIST files from public mirrors, verify their SHA-256 and "
+        "write them atomically. Files already present and intact are kept.",
+        formatter_class=parser.formatter_class,
+    )
+    download.add_argument(
+        "--dir",
+        default=None,
+        metavar="DIR",
+        help=f"where to put the files (default: the per-user cache, {default_data_dir()})",
+    )
+    download.add_argument(
+        "--mirror",
+        action="append",
+        default=None,
+        metavar="URL",
+        help=f"base URL to fetch from instead of the built-in mirrors; repeat for several "
+        f"(default: ${MIRRORS_ENV}, else {len(default_mirrors())} well-known public mirrors)",
+    )
+    download.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="network timeout for each connection and read",
+    )
+    download.set_defaults(data_run=_run_download)
+    info = actions.add_parser(
+        "info",
+        help="show where data is looked for and what is found there",
+        description="List the places searched for MNIST (in order), the files each holds, the "
+        "offline sample and the download mirrors.",
+        formatter_class=parser.formatter_class,
+    )
+    info.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every file found: the official MNIST file (SHA-256), another well-formed "
+        "IDX file, or bad; exit 1 if any is bad",
+    )
+    info.set_defaults(data_run=_run_info)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args.data_run(args)
+
+
+def _run_download(args: argparse.Namespace) -> int:
+    directory = Path(args.dir) if args.dir else default_data_dir()
+    results = download_mnist(
+        directory,
+        mirrors=args.mirror,
+        timeout=args.timeout,
+        progress=_progress_bars(),
+        log=lambda line: print(f"digits data: {line}", file=sys.stderr, flush=True),
+    )
+    for fetched in results:
+        how = f"downloaded from {fetched.url}" if fetched.url else "already present"
+        print(f"{fetched.path}: verified, {how}")
+    print(f"MNIST is ready in {directory}")
+    return 0
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    bad = 0
+    print("Data is looked for in these places, in order (the first with all four files wins):")
+    for number, (why, directory) in enumerate(data_search_path(None), start=1):
+        print(f"  {number}. {directory} ({why})")
+        if not directory.is_dir():
+            print("       no such directory")
+            continue
+        found, missing = find_files(directory)
+        for key in FILES:
+            if key not in found:
+                continue
+            path = found[key]
+            line = f"       {path.name}  {path.stat().st_size:,} bytes"
+            if args.verify:
+                check = check_file(path, key)
+                bad += check.status == "bad"
+                line += f"  {check.status.upper()}: {check.detail}"
+            print(line)
+        if missing:
+            print(f"       missing: {', '.join(missing)}")
+    if not any(name == f"${DATA_ENV}" for name, _ in data_search_path(None)):
+        print(f"  (set ${DATA_ENV} or pass --data DIR to use another directory)")
+    try:
+        print(f"Offline sample (used when no MNIST can be found or downloaded): {locate_sample()}")
+    except DataError as e:
+        print(f"Offline sample: not available: {e}")
+    print("Download mirrors, tried in order:")
+    for mirror in default_mirrors():
+        print(f"  {mirror}")
+    if bad:
+        print(f"{bad} file(s) failed verification; `digits data download` replaces them")
+        return 1
+    return 0
+
+
+def load_for_command(path: str | None) -> LoadedData:
+    """:func:`load_data` with the CLI's progress bar and messages; notices go to stderr."""
+    data = load_data(
+        path,
+        progress=_progress_bars(),
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    if data.notice:
+        print(f"NOTICE: {data.notice}", file=sys.stderr, flush=True)
+    return data
+
+
+def _progress_bars():
+    """A tqdm bar per file on stderr, only when a person is watching."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(name: str, done: int, total: int) -> None:
+        bar = bars.get(name)
+        if bar is None or done < bar.n:
+            if bar is not None:
+                bar.close()
+            bar = bars[name] = tqdm(
+                total=total, desc=name, unit="B", unit_scale=True, leave=False, file=sys.stderr
+            )
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return progress
