@@ -25,11 +25,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import fastpath
 from .activations import sigmoid
 from .costs import COSTS
 
 Dataset = tuple[NDArray, NDArray]
 """``(images, labels)``: images (N, n_in) floats in [0, 1] (or uint8 0–255), labels (N,) ints."""
+
+# How Network.sgd may compute an epoch (see its docstring).
+METHODS = ("fast", "numba", "numpy", "reference")
 
 # Rows per chunk when evaluating a large set, to bound memory for wide layers.
 _EVAL_CHUNK = 10_000
@@ -193,6 +197,7 @@ class Network:
         callback: Callable[[EpochResult], None] | None = None,
         on_batch: Callable[[int], None] | None = None,
         rng: np.random.Generator | None = None,
+        method: str = "fast",
     ) -> list[EpochResult]:
         """Train with mini-batch stochastic gradient descent; return the history.
 
@@ -204,6 +209,15 @@ class Network:
         called with that epoch's result (the CLI prints it).  ``on_batch(m)``
         is called after each mini-batch (for progress bars).  Shuffling draws
         from ``rng``, by default the network's own generator.
+
+        ``method`` chooses how each epoch is computed, never what: "reference"
+        is :meth:`update_mini_batch` per mini-batch, as in the book; "fast" (the
+        default) is :mod:`neuraldigits.fastpath` — compiled with numba when it is
+        installed ("numba"), else vectorised numpy ("numpy").  All give the same
+        history from the same seed, to float rounding; the fast paths call
+        ``on_batch`` per chunk of mini-batches rather than per mini-batch.
+        "fast" uses the reference path when ``backprop`` or ``update_mini_batch``
+        has been overridden, or the cost is not quadratic.
         """
         images, labels = self.check_dataset(training_data, "training_data")
         if test_data is not None:
@@ -215,18 +229,31 @@ class Network:
                 "need epochs ≥ 0, mini_batch_size ≥ 1 and eta > 0; got "
                 f"epochs={epochs}, mini_batch_size={mini_batch_size}, eta={eta}"
             )
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
         rng = self.rng if rng is None else rng
         n = len(labels)
+        if method == "fast" and not self._has_book_step():
+            method = "reference"  # a custom cost or step: only the reference path knows it
+        if method != "reference":
+            if self.cost.name != "quadratic":
+                raise ValueError(f'method "{method}" implements the quadratic cost only')
+            trainer = fastpath.Trainer(
+                self, images, labels, mini_batch_size, eta, None if method == "fast" else method
+            )
         history = []
         for epoch in range(int(epochs)):
             start = time.perf_counter()
             order = rng.permutation(n)
-            for k in range(0, n, mini_batch_size):
-                idx = order[k : k + mini_batch_size]
-                # Gathering copies only these m rows, never the whole data set.
-                self.update_mini_batch((images[idx], labels[idx]), eta)
-                if on_batch is not None:
-                    on_batch(len(idx))
+            if method == "reference":
+                for k in range(0, n, mini_batch_size):
+                    idx = order[k : k + mini_batch_size]
+                    # Gathering copies only these m rows, never the whole data set.
+                    self.update_mini_batch((images[idx], labels[idx]), eta)
+                    if on_batch is not None:
+                        on_batch(len(idx))
+            else:
+                trainer.epoch(order, on_batch)
             seconds = time.perf_counter() - start
             result = EpochResult(
                 epoch=epoch,
@@ -238,6 +265,14 @@ class Network:
             if callback is not None:
                 callback(result)
         return history
+
+    def _has_book_step(self) -> bool:
+        """True unless a subclass or instance replaced backprop/update_mini_batch, or the
+        cost is not the quadratic one: the fast paths compute exactly the book's step."""
+        return self.cost.name == "quadratic" and all(
+            getattr(type(self), name) is getattr(Network, name) and name not in self.__dict__
+            for name in ("backprop", "update_mini_batch")
+        )
 
     # ------------------------------------------------------------------ evaluation
 

@@ -1,0 +1,126 @@
+"""How our fast trainer scales: hidden size, depth, inference, data set size, time to 95 %.
+
+    python benchmarks/bench_scaling.py --data /path/to/mnist [--parts width,depth,infer,data,to95]
+
+Each part prints a small Markdown table.  "data" trains on 50k, 500k and 5M
+examples made of shifted copies of MNIST held as one uint8 memory map (a temp
+file), timing a partial epoch (--data-steps mini-batches) and reporting peak RSS:
+the images are never copied into floats, so memory grows by the sparse index
+(3 bytes per ink pixel), not by a float copy of the set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from neuraldigits import fastpath
+from neuraldigits.mnist import load_mnist
+from neuraldigits.network import Network
+
+
+def epoch_seconds(sizes, training, epochs=1, seed=0, m=10, eta=3.0) -> float:
+    net = Network(sizes, seed=seed)
+    trainer = fastpath.Trainer(net, *training, m, eta)
+    trainer.prepare()
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        trainer.epoch(rng.permutation(len(training[1])))
+    return (time.perf_counter() - start) / epochs
+
+
+def width(training, test) -> None:
+    print("| sizes | s/epoch |\n|---|---:|")
+    for hidden in (30, 100, 300, 1000):
+        print(f"| [784, {hidden}, 10] | {epoch_seconds([784, hidden, 10], training):.3f} |")
+
+
+def depth(training, test) -> None:
+    print("| sizes | s/epoch |\n|---|---:|")
+    for layers in (1, 2, 3, 4):
+        sizes = [784] + [30] * layers + [10]
+        print(f"| {sizes} | {epoch_seconds(sizes, training):.3f} |")
+
+
+def infer(training, test) -> None:
+    net = Network([784, 30, 10], seed=0)
+    net.sgd(training, 1, 10, 3.0)
+    images = test[0]
+    net.predict(images[:100])
+    start = time.perf_counter()
+    for _ in range(5):
+        net.predict(images)
+    per_image = (time.perf_counter() - start) / (5 * len(images))
+    print(f"inference, [784, 30, 10], {len(images):,} test images: {1 / per_image:,.0f} images/s")
+
+
+def to95(training, test) -> None:
+    print("| recipe | epochs to 95 % | seconds to 95 % (training only) | best % |")
+    print("|---|---:|---:|---:|")
+    for hidden, m, eta in ((30, 10, 3.0), (100, 10, 3.0), (100, 20, 3.0), (300, 10, 1.0)):
+        net = Network([784, hidden, 10], seed=0)
+        history = net.sgd(training, 30 if hidden == 30 else 10, m, eta, test_data=test)
+        seconds, reached = 0.0, None
+        for r in history:
+            seconds += r.seconds
+            if reached is None and r.test.accuracy >= 0.95:
+                reached = (r.epoch + 1, seconds)
+        best = max(r.test.accuracy for r in history)
+        done = f"{reached[0]} | {reached[1]:.2f}" if reached else "– | –"
+        print(f"| [784, {hidden}, 10], m = {m}, η = {eta} | {done} | {100 * best:.2f} |")
+
+
+def data(training, test, steps: int) -> None:
+    images, labels = training
+    print("| examples | uint8 set | s per 10k examples | peak RSS MB |\n|---|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for copies in (1, 10, 100):
+            n = copies * len(labels)
+            path = Path(tmp) / f"set{copies}.u8"
+            mapped = np.lib.format.open_memmap(path, "w+", np.uint8, (n, 784))
+            for c in range(copies):  # copy c: MNIST shifted right by c % 3 and down by c // 3 % 3
+                shifted = np.roll(images.reshape(-1, 28, 28), (c // 3 % 3, c % 3), axis=(1, 2))
+                mapped[c * len(labels) : (c + 1) * len(labels)] = shifted.reshape(-1, 784)
+            mapped.flush()
+            del mapped
+            big = (np.load(path, mmap_mode="r"), np.tile(labels, copies))
+            net = Network([784, 30, 10], seed=0)
+            trainer = fastpath.Trainer(net, *big, 10, 3.0)
+            trainer.prepare()
+            order = np.random.default_rng(0).permutation(n)[: steps * 10]
+            start = time.perf_counter()
+            trainer.epoch(order)
+            per_10k = (time.perf_counter() - start) / len(order) * 10_000
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"| {n:,} | {n * 784 / 2**20:,.0f} MB | {per_10k:.4f} | {rss:,.0f} |", flush=True)
+            del trainer, big
+
+
+PARTS = {"width": width, "depth": depth, "infer": infer, "to95": to95, "data": data}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None, help="MNIST directory (default: as digits)")
+    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated parts")
+    parser.add_argument(
+        "--data-steps", type=int, default=5_000, help="mini-batches timed in 'data'"
+    )
+    args = parser.parse_args()
+    training, _, test = load_mnist(args.data, dtype=np.uint8)
+    for part in args.parts.split(","):
+        print(f"\n## {part}\n", flush=True)
+        if part == "data":
+            data(training, test, args.data_steps)
+        else:
+            PARTS[part](training, test)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""`digits bench`: a quick side-by-side timing of one training epoch, ours against its peers."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ..bench import PEERS, Recipe, available, format_table, machine, matmul_gflops, run_peers
+from ..errors import NeuralDigitsError
+from ..mnist import load_mnist
+from .common import add_data_argument, positive_int
+
+HELP = "time one SGD epoch of the book's recipe: our trainer next to its peers"
+DESCRIPTION = (
+    HELP + ".\n\nA quick form of benchmarks/bench_epoch.py: by default 10,000 training images\n"
+    "and the peers that are installed (PyTorch, JAX, scikit-learn: pip install "
+    '"neuraldigits[bench]").\nRatios are what to read: absolute times depend on the machine '
+    "and its load,\nwhich the 'load gauge' (matrix-multiply GFLOP/s) shows."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_argument(parser)
+    parser.add_argument(
+        "--examples", type=positive_int, default=10_000, help="training images per epoch"
+    )
+    parser.add_argument("--hidden", type=positive_int, default=30, help="hidden neurons")
+    parser.add_argument("--epochs", type=positive_int, default=1, help="timed epochs per peer")
+    parser.add_argument(
+        "--peers",
+        default=",".join(PEERS),
+        metavar="NAME,...",
+        help="peers to time, from: " + ", ".join(PEERS),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    peers = [p for p in args.peers.split(",") if p]
+    unknown = [p for p in peers if p not in PEERS]
+    if unknown or not peers:
+        raise NeuralDigitsError(
+            f"--peers: unknown peer(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(PEERS)}"
+        )
+    training, _, test = load_mnist(args.data, dtype=np.uint8)
+    training = (training[0][: args.examples], training[1][: args.examples])
+    recipe = Recipe(sizes=(training[0].shape[1], args.hidden, 10), epochs=args.epochs)
+    print(f"machine: {machine()}; load gauge {matmul_gflops():.0f} GFLOP/s")
+    print(
+        f"{list(recipe.sizes)}, m = {recipe.mini_batch_size}, eta = {recipe.eta}, "
+        f"{len(training[1]):,} training images, {recipe.epochs} timed epoch(s)",
+        flush=True,
+    )
+    timings, skipped = run_peers(training, test, recipe, [p for p in peers if available(p)])
+    print(format_table(timings))
+    missing = [p for p in peers if not available(p)] + skipped
+    if missing:
+        print(f'skipped, not installed: {", ".join(missing)} (pip install "neuraldigits[bench]")')
+    return 0

@@ -1,0 +1,190 @@
+"""The fast trainer computes exactly what the book's reference path computes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import synthetic_digits
+
+from neuraldigits import fastpath
+from neuraldigits.network import Network
+
+numba = pytest.importorskip("numba", reason="the compiled path needs the `fast` extra (numba)")
+
+
+def digits(n: int, seed: int = 0, dtype=np.float32):
+    """n synthetic 784-pixel digits (mostly-zero background, like MNIST) and labels."""
+    images, labels = synthetic_digits(n, seed)
+    images = images.reshape(n, -1)
+    images[images < 30] = 0  # MNIST-like sparsity, so the sparse kernel has work to skip
+    if dtype != np.uint8:
+        images = images.astype(dtype) / dtype(255)
+    return images, labels.astype(np.int64)
+
+
+def train(sizes, method, *, dtype=np.float32, n=503, m=10, epochs=2, images_dtype=None, **kw):
+    """Train a fresh seeded network; return it and its history."""
+    data = digits(n, seed=1, dtype=images_dtype or dtype)
+    test = digits(97, seed=2, dtype=dtype)
+    net = Network(sizes, seed=7, dtype=dtype)
+    history = net.sgd(data, epochs, m, 3.0, test_data=test, method=method, **kw)
+    return net, history
+
+
+def assert_same_network(a: Network, b: Network, rtol: float, atol: float) -> None:
+    for wa, wb in zip(a.weights + a.biases, b.weights + b.biases):
+        assert wa.dtype == wb.dtype and wa.shape == wb.shape
+        np.testing.assert_allclose(wa, wb, rtol=rtol, atol=atol)
+
+
+TOLERANCE = {np.float64: (1e-9, 1e-11), np.float32: (2e-4, 2e-5)}
+ARCHITECTURES = [[784, 30, 10], [784, 10], [784, 40, 20, 15, 10]]
+
+
+@pytest.mark.parametrize("sizes", ARCHITECTURES, ids=lambda s: "-".join(map(str, s)))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("method", ["numba", "numpy"])
+def test_fast_equals_reference(sizes, dtype, method):
+    # 503 examples in mini-batches of 10: the last one has 3, and steps by η/3.
+    fast, fast_history = train(sizes, method, dtype=dtype)
+    ref, ref_history = train(sizes, "reference", dtype=dtype)
+    assert_same_network(fast, ref, *TOLERANCE[dtype])
+    assert [r.test.correct for r in fast_history] == [r.test.correct for r in ref_history]
+    costs = [(f.test.cost, r.test.cost) for f, r in zip(fast_history, ref_history)]
+    np.testing.assert_allclose(*zip(*costs), rtol=TOLERANCE[dtype][0] * 10)
+
+
+@pytest.mark.parametrize("method", ["numba", "numpy"])
+def test_uint8_images_equal_float_images(method):
+    """uint8 pixels are scaled by 1/255 on the fly, never copied into floats."""
+    from_bytes, _ = train([784, 20, 10], method, dtype=np.float64, images_dtype=np.uint8)
+    from_floats, _ = train([784, 20, 10], "reference", dtype=np.float64)
+    assert_same_network(from_bytes, from_floats, *TOLERANCE[np.float64])
+
+
+def test_memory_mapped_images(tmp_path):
+    images, labels = digits(300, dtype=np.uint8)
+    path = tmp_path / "images.u8"
+    images.tofile(path)
+    mapped = np.memmap(path, dtype=np.uint8, mode="r", shape=images.shape)
+    a, b = Network([784, 12, 10], seed=3), Network([784, 12, 10], seed=3)
+    a.sgd((mapped, labels), 1, 7, 2.0)
+    b.sgd((images, labels), 1, 7, 2.0, method="reference")
+    assert_same_network(a, b, *TOLERANCE[np.float32])
+
+
+def test_mini_batch_larger_than_the_data():
+    fast, _ = train([784, 8, 10], "numba", n=23, m=50, dtype=np.float64)
+    ref, _ = train([784, 8, 10], "reference", n=23, m=50, dtype=np.float64)
+    assert_same_network(fast, ref, *TOLERANCE[np.float64])
+
+
+def test_fast_is_the_default():
+    default, _ = train([784, 10, 10], "fast", dtype=np.float64)
+    compiled, _ = train([784, 10, 10], "numba", dtype=np.float64)
+    for a, b in zip(default.weights, compiled.weights):
+        np.testing.assert_array_equal(a, b)  # the very same computation
+
+
+def test_falls_back_to_numpy_without_numba(monkeypatch):
+    monkeypatch.setattr(fastpath, "compiled_kernels", lambda: None)
+    assert fastpath.backend_for(np.zeros((1, 784), np.float32)) == "numpy"
+    fallback, _ = train([784, 16, 10], "fast", dtype=np.float64)
+    ref, _ = train([784, 16, 10], "reference", dtype=np.float64)
+    assert_same_network(fallback, ref, *TOLERANCE[np.float64])
+    with pytest.raises(RuntimeError, match=r"pip install \"neuraldigits\[fast\]\""):
+        train([784, 16, 10], "numba")
+
+
+def test_other_image_dtypes_use_numpy():
+    images, labels = digits(50, dtype=np.float32)
+    half = images.astype(np.float16)
+    assert fastpath.backend_for(half) == "numpy"
+    net = Network([784, 5, 10], seed=0)
+    with pytest.raises(ValueError, match="float16"):
+        net.sgd((half, labels), 1, 10, 3.0, method="numba")
+    a, b = net.copy(), net.copy()
+    a.sgd((half, labels), 1, 10, 3.0, rng=np.random.default_rng(0))
+    b.sgd((half, labels), 1, 10, 3.0, rng=np.random.default_rng(0), method="reference")
+    assert_same_network(a, b, *TOLERANCE[np.float32])
+
+
+def test_unknown_method_is_refused():
+    net = Network([784, 5, 10], seed=0)
+    with pytest.raises(ValueError, match="unknown method 'fastest'.*reference"):
+        net.sgd(digits(20), 1, 10, 3.0, method="fastest")
+
+
+@pytest.mark.parametrize("method", ["numba", "numpy"])
+def test_on_batch_counts_every_example(method):
+    counts = []
+    train([784, 6, 10], method, n=12_345, epochs=2, on_batch=counts.append)
+    assert sum(counts) == 2 * 12_345
+    assert len(counts) > 2  # reported during the epoch, not only at its end
+
+
+def test_interrupt_leaves_a_consistent_network():
+    """Ctrl-C between chunks: every layer holds the weights after the same mini-batch."""
+
+    def stop_after(limit):
+        done = []
+
+        def on_batch(count):
+            done.append(count)
+            if sum(done) >= limit:
+                raise KeyboardInterrupt
+
+        return on_batch
+
+    nets = {}
+    for method in ("numba", "reference"):
+        nets[method] = Network([784, 9, 10], seed=5, dtype=np.float64)
+        with pytest.raises(KeyboardInterrupt):
+            nets[method].sgd(digits(12_000), 1, 10, 3.0, on_batch=stop_after(5_000), method=method)
+    assert_same_network(nets["numba"], nets["reference"], *TOLERANCE[np.float64])
+    assert not np.allclose(nets["numba"].weights[0], Network([784, 9, 10], seed=5).weights[0])
+
+
+def test_sparse_rows_lists_every_nonzero_pixel():
+    from neuraldigits.kernels import sparse_rows
+
+    images, _ = digits(40, dtype=np.uint8)
+    indptr, indices, values = sparse_rows(images)
+    assert indices.dtype == np.uint16 and values.dtype == np.uint8
+    rebuilt = np.zeros_like(images)
+    for r in range(len(images)):
+        rebuilt[r, indices[indptr[r] : indptr[r + 1]]] = values[indptr[r] : indptr[r + 1]]
+    np.testing.assert_array_equal(rebuilt, images)
+    assert indptr[-1] == np.count_nonzero(images)
+
+
+def test_real_mnist_one_epoch_fast_equals_reference(mnist):
+    """One epoch of the book's recipe on real MNIST (float64): same weights, same score.
+
+    5,000 SGD steps at η = 3 amplify float64 rounding differences (sums taken in
+    another order) to ~1e-5 at most; a wrong gradient would be off by far more.
+    """
+    training, _, test = mnist
+    fast = Network([784, 30, 10], seed=0, dtype=np.float64)
+    ref = fast.copy()
+    fast_history = fast.sgd(training, 1, 10, 3.0, test_data=test, rng=np.random.default_rng(1))
+    ref_history = ref.sgd(
+        training, 1, 10, 3.0, test_data=test, rng=np.random.default_rng(1), method="reference"
+    )
+    assert_same_network(fast, ref, rtol=0, atol=1e-4)
+    assert fast_history[0].test.correct == ref_history[0].test.correct
+    assert fast_history[0].test.correct > 9_000  # it learned: the book gets ~9,100 after one
+
+
+def test_a_custom_step_is_respected():
+    """A subclass that changes update_mini_batch gets its own step, not the kernel's."""
+
+    class Frozen(Network):
+        def update_mini_batch(self, mini_batch, eta):
+            pass  # e.g. a later chapter's step; here: learn nothing
+
+    net = Frozen([784, 5, 10], seed=0)
+    before = [w.copy() for w in net.weights]
+    net.sgd(digits(30), 1, 10, 3.0)
+    for a, b in zip(before, net.weights):
+        np.testing.assert_array_equal(a, b)
