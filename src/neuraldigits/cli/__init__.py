@@ -13,12 +13,13 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import NeuralDigitsError
-from . import add, bench, data, evaluate, gates, train
+from . import add, bench, data, evaluate, gates, predict, train
 
 # Explicit registry: the order here is the order in `digits --help`.
 COMMANDS = {
     "train": train,
     "evaluate": evaluate,
+    "predict": predict,
     "gates": gates,
     "add": add,
     "data": data,

@@ -1,0 +1,196 @@
+"""`digits predict`: read the digit in the user's own pictures (photos, scans, drawings)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ImageError, NeuralDigitsError
+from ..locations import default_model_path
+from ..modelfile import load
+from .common import positive_int
+
+HELP = "read the digit in your own pictures: photos, scans or drawings"
+DESCRIPTION = (
+    HELP + ".\n\nEach picture is prepared the way MNIST's digits were (ink bright on black, "
+    "cropped,\nscaled into 20×20, centred by mass in 28×28), whatever its colours, size or "
+    "position.\nPrints one line per picture, 'path: digit (output activation)'. A directory "
+    "stands for\nevery picture in it.\n\n"
+    "MODEL is optional: the first argument is taken as the model when it ends in .npz or is\n"
+    "a .npz (zip) file, which no picture is; otherwise the model `digits train` saved by\n"
+    "default is used, and its path is printed on stderr."
+)
+
+# Pictures taken from a directory (named files are tried whatever their suffix).
+IMAGE_SUFFIXES = {
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".pgm",
+    ".ppm",
+    ".pbm",
+    ".pnm",
+}
+ZIP_SIGNATURE = b"PK\x03\x04"  # a .npz model is a zip archive
+MAX_SHOWN = 100  # rows in a --show-input picture
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = (
+        "%(prog)s [-h] [--json] [--top K] [--show-input OUT.png] "
+        "[MODEL] IMAGE_OR_DIR [IMAGE_OR_DIR ...]"
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="[MODEL] IMAGE_OR_DIR",
+        help=f"an optional model file (default: {default_model_path()}), then pictures or "
+        "directories of pictures",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list of {file, digit, outputs, blobs} instead of lines",
+    )
+    parser.add_argument(
+        "--top",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="show the K most active output neurons for each picture",
+    )
+    parser.add_argument(
+        "--show-input",
+        metavar="OUT.png",
+        default=None,
+        help="also write a picture showing each original beside the 28×28 input the "
+        "network saw (default: none)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    model_path, inputs = split_model(args.paths)
+    if model_path is None:
+        model_path = default_model_path()
+        print(f"digits predict: using the default model {model_path}", file=sys.stderr)
+    if not inputs:
+        raise NeuralDigitsError(f"no pictures given after the model {model_path}")
+    net = load(model_path)
+    if net.sizes[0] != 784:
+        raise NeuralDigitsError(
+            f"{model_path}: the model takes {net.sizes[0]} inputs, but pictures are prepared "
+            "as 28×28 = 784 pixels"
+        )
+    if args.top > net.sizes[-1]:
+        raise NeuralDigitsError(f"--top {args.top}: the model has only {net.sizes[-1]} outputs")
+    files = list_pictures(inputs)
+    if args.show_input and len(files) > MAX_SHOWN:
+        raise NeuralDigitsError(
+            f"--show-input shows at most {MAX_SHOWN} pictures, but {len(files)} were given"
+        )
+    preprocess, save_comparison = _image_tools()
+    results, shown, failures = [], [], 0
+    for file in files:
+        try:
+            prepared = preprocess(file)
+        except ImageError as e:
+            print(f"digits predict: error: {e}", file=sys.stderr)
+            failures += 1
+            continue
+        outputs = net.feedforward(prepared.pixels)
+        results.append(_result(file, outputs, prepared.blobs, args.top))
+        shown.append((prepared, results[-1]))
+        if prepared.blobs > 1:
+            print(
+                f"digits predict: warning: {file}: found {prepared.blobs} separate blobs of "
+                "ink; expected one digit per picture",
+                file=sys.stderr,
+            )
+        if not args.json:
+            print(_line(results[-1]), flush=True)
+    if args.json:
+        print(json.dumps(results, indent=1))
+    if args.show_input and shown:
+        captions = [f"{Path(r['file']).name}\n{_caption(r)}" for _, r in shown]
+        path = save_comparison(args.show_input, [(p, c) for (p, _), c in zip(shown, captions)])
+        print(f"digits predict: wrote {path}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _image_tools():
+    """The picture functions, which need the `images` extra (Pillow, SciPy)."""
+    try:
+        from ..preprocess import preprocess
+        from ..showinput import save_comparison
+    except ImportError as e:
+        raise NeuralDigitsError(
+            f"digits predict needs Pillow and SciPy ({e}); install them with "
+            "pip install 'neuraldigits[images]'"
+        ) from None
+    return preprocess, save_comparison
+
+
+def split_model(paths: list[str]) -> tuple[Path | None, list[str]]:
+    """``(model, pictures)``: the first path is the model iff it is a .npz name or zip file."""
+    first = Path(paths[0])
+    if first.suffix.lower() == ".npz" or _starts_like_zip(first):
+        return first, paths[1:]
+    return None, paths
+
+
+def _starts_like_zip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(ZIP_SIGNATURE)) == ZIP_SIGNATURE
+    except OSError:  # a directory, a missing file: not a model; reported later as a picture
+        return False
+
+
+def list_pictures(inputs: list[str]) -> list[Path]:
+    """The pictures named, with each directory replaced by its pictures in name order."""
+    files = []
+    for name in inputs:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+            )
+            if not found:
+                raise ImageError(
+                    f"{path}: no pictures in this directory (looked for "
+                    f"{', '.join(sorted(IMAGE_SUFFIXES))})"
+                )
+            files.extend(found)
+        else:
+            files.append(path)  # a missing or unreadable file is reported by preprocess
+    return files
+
+
+def _result(file: Path, outputs: np.ndarray, blobs: int, top: int) -> dict:
+    order = np.argsort(-outputs, kind="stable")[:top]
+    return {
+        "file": str(file),
+        "digit": int(order[0]),
+        "outputs": [round(float(a), 6) for a in outputs],
+        "top": [[int(k), round(float(outputs[k]), 6)] for k in order],
+        "blobs": blobs,
+    }
+
+
+def _line(result: dict) -> str:
+    return f"{result['file']}: {_caption(result)}"
+
+
+def _caption(result: dict) -> str:
+    return ", ".join(f"{digit} ({activation:.2f})" for digit, activation in result["top"])

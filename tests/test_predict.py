@@ -1,0 +1,192 @@
+"""`digits predict`: the user's own pictures, one answer each."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from neuraldigits import photos
+from neuraldigits.cli import main
+from neuraldigits.cli.predict import split_model
+from neuraldigits.modelfile import save
+from neuraldigits.network import Network
+from neuraldigits.preprocess import preprocess
+from neuraldigits.showinput import CELL, GAP
+
+
+@pytest.fixture
+def model(tmp_path):
+    """A saved random network: its answers are arbitrary but fixed, which is all we need."""
+    net = Network([784, 16, 10], seed=3)
+    return save(net, tmp_path / "model.npz"), net
+
+
+@pytest.fixture
+def pictures(tmp_path):
+    """A directory of three drawn digits (PNG, JPEG, RGBA PNG) and a text file to skip."""
+    directory = tmp_path / "pictures"
+    directory.mkdir()
+    rng = np.random.default_rng(0)
+    photos.draw_digit(3, rng).save(directory / "a.png")
+    photos.draw_digit(7, rng).convert("RGB").save(directory / "b.jpg", quality=90)
+    photos.transparent(np.eye(28, dtype=np.uint8) * 255, rng).save(directory / "c.png")
+    (directory / "notes.txt").write_text("not a picture")
+    return directory
+
+
+def expected(net: Network, path) -> tuple[int, np.ndarray]:
+    outputs = net.feedforward(preprocess(path).pixels)
+    return int(np.argmax(outputs)), outputs
+
+
+def test_one_line_per_picture(model, pictures, capsys):
+    path, net = model
+    assert main(["predict", str(path), str(pictures / "a.png"), str(pictures / "b.jpg")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    for line, name in zip(lines, ("a.png", "b.jpg")):
+        digit, outputs = expected(net, pictures / name)
+        match = re.fullmatch(rf"{re.escape(str(pictures / name))}: (\d) \((\d\.\d\d)\)", line)
+        assert match, line
+        assert int(match[1]) == digit
+        assert float(match[2]) == pytest.approx(outputs[digit], abs=0.005)
+
+
+def test_json_lists_file_digit_and_the_ten_outputs(model, pictures, capsys):
+    path, net = model
+    assert main(["predict", str(path), str(pictures), "--json", "--top", "3"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["file"] for r in results] == [str(pictures / n) for n in ("a.png", "b.jpg", "c.png")]
+    for r in results:
+        digit, outputs = expected(net, r["file"])
+        assert set(r) >= {"file", "digit", "outputs"}
+        assert r["digit"] == digit
+        assert len(r["outputs"]) == 10
+        assert np.allclose(r["outputs"], outputs, atol=1e-5)
+        assert [d for d, _ in r["top"]] == list(np.argsort(-outputs)[:3])
+        assert r["blobs"] >= 1
+
+
+def test_top_k_lines(model, pictures, capsys):
+    path, _ = model
+    assert main(["predict", str(path), str(pictures / "a.png"), "--top", "3"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert re.fullmatch(r".*a\.png: \d \(\d\.\d\d\), \d \(\d\.\d\d\), \d \(\d\.\d\d\)", line)
+
+
+def test_default_model_is_used_and_named(model, pictures, capsys, monkeypatch):
+    path, _ = model
+    monkeypatch.setenv("NEURALDIGITS_MODEL", str(path))
+    assert main(["predict", str(pictures / "a.png")]) == 0
+    captured = capsys.readouterr()
+    assert f"using the default model {path}" in captured.err
+    assert captured.out.startswith(str(pictures / "a.png") + ": ")
+
+
+def test_missing_default_model_says_how_to_get_one(pictures, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("NEURALDIGITS_MODEL", str(tmp_path / "none.npz"))
+    assert main(["predict", str(pictures / "a.png")]) == 1
+    assert "digits train" in capsys.readouterr().err
+
+
+def test_model_is_recognised_by_name_or_content(model, tmp_path):
+    path, _ = model
+    renamed = tmp_path / "mymodel"
+    renamed.write_bytes(path.read_bytes())
+    assert split_model([str(path), "x.png"]) == (path, ["x.png"])
+    assert split_model([str(renamed), "x.png"]) == (renamed, ["x.png"])
+    assert split_model(["x.png", "y.png"]) == (None, ["x.png", "y.png"])
+    assert split_model([str(tmp_path), "y.png"]) == (None, [str(tmp_path), "y.png"])
+
+
+def test_blank_picture_no_ink_and_nonzero_exit(model, tmp_path, capsys):
+    path, _ = model
+    Image.new("L", (100, 100), 235).save(tmp_path / "blank.png")
+    assert main(["predict", str(path), str(tmp_path / "blank.png")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "blank.png: no ink found" in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_corrupt_file_is_reported_and_the_rest_still_read(model, pictures, tmp_path, capsys):
+    path, _ = model
+    data = (pictures / "a.png").read_bytes()
+    (tmp_path / "broken.png").write_bytes(data[:200])
+    status = main(["predict", str(path), str(tmp_path / "broken.png"), str(pictures / "a.png")])
+    assert status == 1
+    captured = capsys.readouterr()
+    assert "broken.png: corrupt or truncated image file" in captured.err
+    assert captured.out.startswith(str(pictures / "a.png"))
+
+
+def test_several_blobs_warn(model, tmp_path, capsys):
+    path, _ = model
+    image = Image.new("L", (200, 100), 255)
+    draw = ImageDraw.Draw(image)
+    draw.line([(40, 20), (40, 80)], fill=0, width=8)
+    draw.ellipse([110, 20, 170, 80], outline=0, width=8)
+    image.save(tmp_path / "ten.png")
+    assert main(["predict", str(path), str(tmp_path / "ten.png")]) == 0
+    assert "found 2 separate blobs of ink; expected one digit" in capsys.readouterr().err
+
+
+def test_show_input_writes_originals_beside_the_inputs(model, pictures, tmp_path, capsys):
+    path, _ = model
+    out = tmp_path / "seen.png"
+    files = [str(pictures / "a.png"), str(pictures / "c.png")]
+    assert main(["predict", str(path), *files, "--show-input", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().err
+    sheet = np.asarray(Image.open(out))
+    assert sheet.shape[0] == 2 * (CELL + GAP) + GAP
+    for row, file in enumerate(files):
+        top, left = GAP + row * (CELL + GAP), 2 * GAP + CELL
+        seen = sheet[top : top + CELL, left : left + CELL][:: CELL // 28, :: CELL // 28]
+        pixels = preprocess(file).pixels.reshape(28, 28)
+        assert np.abs(seen / 255 - pixels).max() <= 1 / 255 + 1e-6
+    assert list(tmp_path.glob(".seen.png.*")) == []  # written atomically
+
+
+def test_show_input_needs_a_picture_format(model, pictures, tmp_path, capsys):
+    path, _ = model
+    out = tmp_path / "seen.xyz"
+    status = main(["predict", str(path), str(pictures / "a.png"), "--show-input", str(out)])
+    assert status == 1
+    assert "unknown picture format" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--top", "11"], "--top 11: the model has only 10 outputs"),
+        ([], None),
+    ],
+)
+def test_argument_errors(model, pictures, capsys, arguments, message, tmp_path):
+    path, _ = model
+    if message is None:  # a model and nothing to read
+        assert main(["predict", str(path)]) == 1
+        assert "no pictures given" in capsys.readouterr().err
+        return
+    assert main(["predict", str(path), str(pictures / "a.png"), *arguments]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_empty_directory_and_missing_picture(model, tmp_path, capsys):
+    path, _ = model
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(path), str(tmp_path / "empty")]) == 1
+    assert "no pictures in this directory" in capsys.readouterr().err
+    assert main(["predict", str(path), str(tmp_path / "gone.png")]) == 1
+    assert "gone.png: no such file" in capsys.readouterr().err
+
+
+def test_model_with_other_input_size_is_refused(tmp_path, pictures, capsys):
+    path = save(Network([100, 10], seed=0), tmp_path / "small.npz")
+    assert main(["predict", str(path), str(pictures / "a.png")]) == 1
+    assert "takes 100 inputs" in capsys.readouterr().err
