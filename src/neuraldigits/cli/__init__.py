@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import NeuralDigitsError
-from . import add, bench, data, evaluate, gates, predict, train
+from . import add, bench, data, evaluate, gates, predict, serve, train
 
 # Explicit registry: the order here is the order in `digits --help`.
 COMMANDS = {
@@ -22,6 +22,7 @@ COMMANDS = {
     "predict": predict,
     "gates": gates,
     "add": add,
+    "serve": serve,
     "data": data,
     "bench": bench,
 }
