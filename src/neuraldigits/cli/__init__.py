@@ -13,7 +13,20 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import NeuralDigitsError
-from . import add, bench, data, evaluate, gates, predict, serve, train
+from . import (
+    add,
+    baselines,
+    bench,
+    data,
+    evaluate,
+    experiment,
+    gates,
+    plot,
+    predict,
+    reproduce,
+    serve,
+    train,
+)
 
 # Explicit registry: the order here is the order in `digits --help`.
 COMMANDS = {
@@ -24,6 +37,10 @@ COMMANDS = {
     "add": add,
     "serve": serve,
     "data": data,
+    "plot": plot,
+    "baselines": baselines,
+    "experiment": experiment,
+    "reproduce": reproduce,
     "bench": bench,
 }
 

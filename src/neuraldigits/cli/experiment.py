@@ -1,0 +1,149 @@
+"""`digits experiment NAME`: the chapter's questions, measured.
+
+* ``output-encoding`` — 10 output neurons against a 4-bit binary code, and the
+  book's hand-set layer converting the 10 outputs into 4 bits;
+* ``gd-vs-sgd`` — full-batch gradient descent against mini-batch SGD.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from ..experiments import gd_vs_sgd, output_encoding
+from ..mnist import load_mnist
+from .common import add_data_argument, positive_float, positive_int
+
+HELP = "run one of the chapter's experiments: output-encoding or gd-vs-sgd"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
+    fmt = parser.formatter_class
+    p = sub.add_parser(
+        "output-encoding",
+        help="10 output neurons vs a 4-bit binary code; the hand-set 10→4 bit layer",
+        description=output_encoding.__doc__,
+        formatter_class=fmt,
+    )
+    p.add_argument("--hidden", type=positive_int, default=30, help="hidden neurons of both nets")
+    _add_training_arguments(p, epochs=10)
+    p.add_argument(
+        "--seeds", type=positive_int, default=3, metavar="N", help="train each encoding N times"
+    )
+    p.set_defaults(experiment_run=_run_output_encoding)
+
+    p = sub.add_parser(
+        "gd-vs-sgd",
+        help="full-batch gradient descent vs mini-batch SGD, same gradient evaluations and time",
+        description=gd_vs_sgd.__doc__,
+        formatter_class=fmt,
+    )
+    p.add_argument("--hidden", type=positive_int, default=30, help="hidden neurons")
+    _add_training_arguments(p, epochs=3)
+    p.add_argument("--seed", type=int, default=0, help="seed for the common starting weights")
+    p.add_argument(
+        "--out", default="plots", metavar="DIR", help="directory for gd_vs_sgd.png and .svg"
+    )
+    p.set_defaults(experiment_run=_run_gd_vs_sgd)
+
+
+def _add_training_arguments(p: argparse.ArgumentParser, epochs: int) -> None:
+    p.add_argument("--epochs", type=positive_int, default=epochs, help="passes over the data")
+    p.add_argument(
+        "--mini-batch-size", type=positive_int, default=10, metavar="M", help="SGD mini-batch size"
+    )
+    p.add_argument("--eta", type=positive_float, default=3.0, help="learning rate η")
+    add_data_argument(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args.experiment_run(args)
+
+
+def _percent(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def _run_output_encoding(args: argparse.Namespace) -> int:
+    training, _, test = load_mnist(args.data)
+    seeds = list(range(args.seeds))
+    n_in = training[0].shape[1]
+    print(
+        f"[{n_in}, {args.hidden}, 10] vs [{n_in}, {args.hidden}, 4]: {args.epochs} epochs, "
+        f"mini-batch size {args.mini_batch_size}, η = {args.eta}, seeds {seeds}",
+        flush=True,
+    )
+    result = output_encoding.run(
+        training,
+        test,
+        hidden=args.hidden,
+        epochs=args.epochs,
+        mini_batch_size=args.mini_batch_size,
+        eta=args.eta,
+        seeds=seeds,
+        on_progress=lambda text: print("  " + text, flush=True),
+    )
+    width = max(map(len, output_encoding.ENCODINGS))
+    print(f"\nFinal test accuracy after {args.epochs} epochs:")
+    header = "  ".join(f"seed {s:<3}" for s in seeds)
+    print(f"{'encoding':<{width}}  {header}  mean ± sd          min – max")
+    for encoding in output_encoding.ENCODINGS:
+        acc = result.final_accuracies(encoding)
+        sd = float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0
+        cells = "  ".join(f"{100 * a:7.2f}%" for a in acc)
+        print(
+            f"{encoding:<{width}}  {cells}  {_percent(acc.mean())} ± {100 * sd:.2f}   "
+            f"{_percent(acc.min())} – {_percent(acc.max())}"
+        )
+    c = result.conversion
+    print(
+        f"\nHand-set bit layer on seed {seeds[0]}'s 10-output network: right 4 bits for "
+        f"{c.right_bits:,} of the {c.classified_correctly:,} test digits it classifies correctly."
+    )
+    print(
+        f"  Where the book's premise holds (the right output beats the sum of the outputs "
+        f"differing in each bit): {c.premise_held_right:,} of {c.premise_held:,} right."
+    )
+    if not c.all_right:
+        print(
+            f"  Wrong bits for {len(c.wrong_indices)} unsure digits (test indices "
+            f"{list(c.wrong_indices)[:20]}): one sigmoid layer cannot turn every "
+            "argmax into bits."
+        )
+    return 0
+
+
+def _run_gd_vs_sgd(args: argparse.Namespace) -> int:
+    from ..plots import gd_vs_sgd as figure
+    from ..plots import save_figure
+
+    training, _, test = load_mnist(args.data)
+    sizes = (training[0].shape[1], args.hidden, 10)
+    result = gd_vs_sgd.run(
+        training,
+        test,
+        sizes=sizes,
+        epochs=args.epochs,
+        mini_batch_size=args.mini_batch_size,
+        eta=args.eta,
+        seed=args.seed,
+        on_progress=lambda text: print(text, flush=True),
+    )
+    n = result.training_examples
+    print(f"\n{'':<42} {'grad. evals':>12} {'seconds':>8} {'cost C':>8} {'accuracy':>9}")
+    for name, p in (
+        ("mini-batch SGD", result.sgd.last),
+        ("gradient descent, same gradient evaluations", result.gd_same_evaluations),
+        ("gradient descent, same wall time", result.gd_same_time),
+    ):
+        print(
+            f"{name:<44} {p.gradient_evaluations / n:>8.1f} ep {p.seconds:>8.1f} "
+            f"{p.cost:>8.4f} {_percent(p.accuracy):>9}"
+        )
+    fig = figure(result)
+    for fmt in ("png", "svg"):
+        print(save_figure(fig, Path(args.out) / f"gd_vs_sgd.{fmt}"))
+    return 0

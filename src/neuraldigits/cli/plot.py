@@ -1,0 +1,56 @@
+"""`digits plot`: pictures of a saved model — learning curve, hidden weights, mistakes."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import NeuralDigitsError
+from ..locations import default_model_path
+from ..mnist import load_mnist
+from ..modelfile import load
+from ..plots import FORMATS, plot_model
+from .common import add_data_argument, add_model_argument
+
+HELP = "draw a saved model: learning curve, hidden neurons' weights, mistakes, confusion matrix"
+DESCRIPTION = (
+    HELP + ".\n\nWrites learning_curve, hidden_weights, misclassified and confusion_matrix,\n"
+    "each as PNG and SVG, into --out. Needs the plot extra: pip install 'neuraldigits[plot]'."
+)
+
+
+def formats(text: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+    unknown = [f for f in chosen if f not in FORMATS]
+    if not chosen or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {', '.join(FORMATS)}, got {text!r}"
+        )
+    return chosen
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_argument(parser)
+    parser.add_argument("--out", default="plots", metavar="DIR", help="directory for the images")
+    parser.add_argument(
+        "--format",
+        type=formats,
+        default=",".join(FORMATS),
+        metavar="png,svg",
+        help="image formats to write",
+    )
+    add_data_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    net = load(args.model or default_model_path())
+    _, _, test = load_mnist(args.data)
+    if test[0].shape[1] != net.sizes[0]:
+        raise NeuralDigitsError(
+            f"the model takes {net.sizes[0]} inputs but the data's images have "
+            f"{test[0].shape[1]} pixels"
+        )
+    if not net.metadata.get("history"):
+        print("note: the model holds no training history; skipping the learning curve")
+    for path in plot_model(net, test, args.out, args.format):
+        print(path)
+    return 0
