@@ -116,3 +116,11 @@ def test_pickled_content_is_refused_without_running_it(tmp_path):
     with pytest.raises(ModelFileError, match="pickled objects"):
         load(path)
     assert not marker.exists()
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    umask = os.umask(0)
+    os.umask(umask)
+    path = save(Network([4, 3, 2], seed=0), tmp_path / "m.npz")
+    # Not mkstemp's owner-only 0600: the mode any new file gets (0666 less the umask).
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
