@@ -125,7 +125,7 @@ def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_ba
     scalars = (
         dtype(eta / m),
         dtype(eta / (n % m or m)),  # the last mini-batch may be smaller
-        dtype(255) if image_dtype == np.uint8 else dtype(1),
+        dtype(1 / 255) if image_dtype == np.uint8 else dtype(1),
         dtype(1),
         dtype(_CLIP[net.dtype]),
     )

@@ -152,7 +152,7 @@ def sgd_batches(
             a1 = acts[0][k]
             a1[:] = b0
             for q in range(indptr[row], indptr[row + 1]):
-                x = values[q] / scale
+                x = values[q] * scale
                 w_j = w0t[indices[q]]
                 for h in range(a1.shape[0]):
                     a1[h] += x * w_j[h]
@@ -209,7 +209,7 @@ def sgd_batches(
                 b0[h] -= eta_m * d1[h]
             row = order[pos + k]
             for q in range(indptr[row], indptr[row + 1]):
-                x = eta_m * (values[q] / scale)
+                x = eta_m * (values[q] * scale)
                 w_j = w0t[indices[q]]
                 for h in range(w_j.shape[0]):
                     w_j[h] -= x * d1[h]
