@@ -7,24 +7,22 @@ import argparse
 from ..locations import DATA_ENV, default_model_path
 
 
-def positive_int(text: str) -> int:
+def _whole_number(text: str, minimum: int, kind: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a {kind} whole number, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _whole_number(text, 1, "positive")
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative whole number, got {value}")
-    return value
+    return _whole_number(text, 0, "non-negative")
 
 
 def positive_float(text: str) -> float:
