@@ -3,7 +3,8 @@
     python benchmarks/bench_epoch.py --data /path/to/mnist [--epochs 3]
 
 Prints the machine, a load gauge (matrix-multiply GFLOP/s now) and a Markdown
-table: seconds per epoch, each peer as a multiple of ours, setup (compiling,
+table: seconds per epoch (mean and fastest of the timed epochs), each peer's
+fastest epoch as a multiple of ours, setup (compiling,
 data conversion), test accuracy after the timed epochs, peak numpy memory, and
 the process's peak RSS.  Peers needing torch, jax or scikit-learn run when
 installed (`pip install -e ".[bench]"`).

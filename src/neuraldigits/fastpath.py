@@ -116,12 +116,23 @@ def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_ba
     n = len(order)
     labels = np.ascontiguousarray(labels, dtype=np.int64)
     order = np.ascontiguousarray(order, dtype=np.int64)
-    # The input layer transposed, so each pixel's weights are one contiguous vector.
-    w0t = np.ascontiguousarray(net.weights[0].T)
-    weights = tuple(np.ascontiguousarray(w) for w in net.weights)
-    biases = tuple(b.reshape(-1) for b in net.biases)  # views: updated in place
-    acts = tuple(np.empty((m, size), dtype) for size in net.sizes[1:])
-    deltas = tuple(np.empty((m, size), dtype) for size in net.sizes[1:])
+    # Copies of the parameters in the kernel's layout: each layer padded with zeros to
+    # whole SIMD vectors, the input layer transposed so each pixel's weights are one
+    # contiguous vector.  Copied back in `finally`.
+    widths = np.array(net.sizes[1:], np.int64)
+    pad = [net.sizes[0]] + [kernels.padded(size) for size in net.sizes[1:]]
+    w0t = np.zeros((net.sizes[0], pad[1]), dtype)
+    w0t[:, : net.sizes[1]] = net.weights[0].T
+    weights = [w0t[:0]]  # entry 0 unused (w0t holds layer 0)
+    for layer, w in enumerate(net.weights[1:], 1):
+        weights.append(np.zeros((w.shape[0], pad[layer]), dtype))
+        weights[-1][:, : w.shape[1]] = w
+    biases = []
+    for layer, b in enumerate(net.biases):
+        biases.append(np.zeros(pad[layer + 1], dtype))
+        biases[-1][: len(b)] = b[:, 0]
+    acts = tuple(np.zeros((m, size), dtype) for size in pad[1:])
+    deltas = tuple(np.zeros((m, size), dtype) for size in pad[1:])
     scalars = (
         dtype(eta / m),
         dtype(eta / (n % m or m)),  # the last mini-batch may be smaller
@@ -134,17 +145,18 @@ def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_ba
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             kernels.sgd_batches(
-                *sparse, labels, order, start, stop, m, *scalars,
-                w0t, weights, biases, acts, deltas,
+                *sparse, labels, order, start, stop, m, *scalars, widths,
+                w0t, tuple(weights), tuple(biases), acts, deltas,
             )  # fmt: skip
             if on_batch is not None:
                 on_batch(stop - start)
     finally:
         # Even when interrupted, leave the network consistent (all layers at the same step).
-        net.weights[0][...] = w0t.T
+        net.weights[0][...] = w0t[:, : net.sizes[1]].T
         for w, w_used in zip(net.weights[1:], weights[1:]):
-            if w_used is not w:
-                w[...] = w_used
+            w[...] = w_used[:, : w.shape[1]]
+        for b, b_used in zip(net.biases, biases):
+            b[:, 0] = b_used[: len(b)]
 
 
 def _numpy_epoch(net, images, labels, order, m, eta, on_batch) -> None:
