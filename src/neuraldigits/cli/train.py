@@ -6,6 +6,8 @@ import argparse
 import secrets
 import sys
 
+import numpy as np
+
 from ..errors import NeuralDigitsError
 from ..locations import default_model_path
 from ..modelfile import save
@@ -220,8 +222,6 @@ def _augment(training, copies: int, seed: int):
             f"--augment distorts 28×28 images, but these have {training[0].shape[1]} pixels"
         )
     try:
-        import numpy as np
-
         from ..augment import augmented
     except ImportError as e:
         raise NeuralDigitsError(
