@@ -92,9 +92,19 @@ class Trainer:
         self._sparse: tuple[NDArray, NDArray, NDArray] | None = None
 
     def prepare(self) -> None:
-        """Do the once-per-run work now (list the ink pixels); :meth:`epoch` calls it."""
+        """Do the once-per-run work now, so that no epoch's time includes it.
+
+        Lists the ink pixels and gets the compiled kernel ready (compiling it
+        on a machine's first run, else loading it from numba's cache) with a
+        call that runs no mini-batch.  :meth:`epoch` calls it if you do not.
+        """
         if self.backend == "numba" and self._sparse is None:
             self._sparse = compiled_kernels().sparse_rows(np.asarray(self.images))
+            no_examples = np.empty(0, np.int64)
+            _numba_epoch(
+                compiled_kernels(), self.net, self._sparse, self.images.dtype, self.labels,
+                no_examples, self.m, self.eta, None,
+            )  # fmt: skip
 
     def epoch(self, order: NDArray, on_batch: Callable[[int], None] | None = None) -> None:
         """One pass over the examples ``order`` (usually a permutation of range(N)).
@@ -141,8 +151,10 @@ def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_ba
         dtype(_CLIP[net.dtype]),
     )
     chunk = n if on_batch is None else max(m, _CHUNK_EXAMPLES // m * m)
+    # With no examples, one empty call still compiles (or loads) the kernel.
+    starts = range(0, n, chunk) if n else [0]
     try:
-        for start in range(0, n, chunk):
+        for start in starts:
             stop = min(start + chunk, n)
             kernels.sgd_batches(
                 *sparse, labels, order, start, stop, m, *scalars, widths,

