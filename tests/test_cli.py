@@ -12,6 +12,11 @@ from neuraldigits.modelfile import load
 from neuraldigits.network import Network
 
 
+def train(capsys, data, *argv):
+    """`digits train --data DATA ARGV...`: exit code, stdout and stderr."""
+    return run(capsys, "train", "--data", str(data), *argv)
+
+
 def run(capsys, *argv):
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -48,11 +53,9 @@ def subcommand_parsers():
 
 def test_train_prints_book_lines_saves_and_evaluates(tiny_mnist_dir, tmp_path, capsys):
     model = tmp_path / "m.npz"
-    code, out, err = run(
+    code, out, err = train(
         capsys,
-        "train",
-        "--data",
-        str(tiny_mnist_dir),
+        tiny_mnist_dir,
         "--sizes",
         "784,20,10",
         "--epochs",
@@ -95,11 +98,9 @@ def test_same_seed_same_lines(tiny_mnist_dir, tmp_path, capsys):
 
 
 def test_chance_level_accuracy_warns(tiny_mnist_dir, tmp_path, capsys):
-    code, _, err = run(
+    code, _, err = train(
         capsys,
-        "train",
-        "--data",
-        str(tiny_mnist_dir),
+        tiny_mnist_dir,
         "--sizes",
         "784,10,10",
         "--epochs",
@@ -130,11 +131,9 @@ def test_ctrl_c_keeps_the_best_model_so_far(tiny_mnist_dir, tmp_path, capsys, mo
 
     monkeypatch.setattr(Network, "sgd", interrupted_sgd)
     model = tmp_path / "m.npz"
-    code, out, err = run(
+    code, out, err = train(
         capsys,
-        "train",
-        "--data",
-        str(tiny_mnist_dir),
+        tiny_mnist_dir,
         "--sizes",
         "784,10,10",
         "--epochs",
