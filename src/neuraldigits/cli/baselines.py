@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from .. import baselines
-from ..mnist import load_mnist
 from .common import add_data_argument
+from .data import load_for_command
 
 HELP = "score the book's baselines: random guessing, average darkness, an SVM"
 DESCRIPTION = (
@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    training, _, test = load_mnist(args.data)
+    data = load_for_command(args.data)
+    training, test = data.training, data.test
     results = [
         baselines.random_guessing(test, seed=args.seed),
         baselines.average_darkness(training, test),

@@ -8,8 +8,8 @@ import numpy as np
 
 from ..bench import PEERS, Recipe, available, format_table, machine, matmul_gflops, run_peers
 from ..errors import NeuralDigitsError
-from ..mnist import load_mnist
 from .common import add_data_argument, positive_int
+from .data import load_for_command
 
 HELP = "time one SGD epoch of the book's recipe: our trainer next to its peers"
 DESCRIPTION = (
@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
             f"--peers: unknown peer(s) {', '.join(unknown) or '(none given)'}; "
             f"choose from {', '.join(PEERS)}"
         )
-    training, _, test = load_mnist(args.data, dtype=np.uint8)
+    data = load_for_command(args.data, dtype=np.uint8)
+    training, test = data.training, data.test
     training = (training[0][: args.examples], training[1][: args.examples])
     recipe = Recipe(sizes=(training[0].shape[1], args.hidden, 10), epochs=args.epochs)
     print(f"machine: {machine()}; load gauge {matmul_gflops():.0f} GFLOP/s")

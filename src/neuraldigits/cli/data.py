@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..datasets import LoadedData, load_data
 from ..download import (
@@ -131,10 +134,15 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_for_command(path: str | None) -> LoadedData:
-    """:func:`load_data` with the CLI's progress bar and messages; notices go to stderr."""
+def load_for_command(path: str | None, dtype: Any = np.float32) -> LoadedData:
+    """:func:`load_data` with the CLI's progress bar and messages; notices go to stderr.
+
+    Every subcommand that takes ``--data`` loads through here, so they all look
+    for data the same way (see :func:`~neuraldigits.datasets.load_data`).
+    """
     data = load_data(
         path,
+        dtype=dtype,
         progress=_progress_bars(),
         log=lambda line: print(line, file=sys.stderr, flush=True),
     )

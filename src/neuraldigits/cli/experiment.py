@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..experiments import gd_vs_sgd, output_encoding
-from ..mnist import load_mnist
 from .common import add_data_argument, positive_float, positive_int
+from .data import load_for_command
 
 HELP = "run one of the chapter's experiments: output-encoding or gd-vs-sgd"
 
@@ -68,7 +68,8 @@ def _percent(x: float) -> str:
 
 
 def _run_output_encoding(args: argparse.Namespace) -> int:
-    training, _, test = load_mnist(args.data)
+    data = load_for_command(args.data)
+    training, test = data.training, data.test
     seeds = list(range(args.seeds))
     n_in = training[0].shape[1]
     print(
@@ -120,7 +121,8 @@ def _run_gd_vs_sgd(args: argparse.Namespace) -> int:
     from ..plots import gd_vs_sgd as figure
     from ..plots import save_figure
 
-    training, _, test = load_mnist(args.data)
+    data = load_for_command(args.data)
+    training, test = data.training, data.test
     sizes = (training[0].shape[1], args.hidden, 10)
     result = gd_vs_sgd.run(
         training,

@@ -6,10 +6,10 @@ import argparse
 
 from ..errors import NeuralDigitsError
 from ..locations import default_model_path
-from ..mnist import load_mnist
 from ..modelfile import load
 from ..plots import FORMATS, plot_model
 from .common import add_data_argument, add_model_argument
+from .data import load_for_command
 
 HELP = "draw a saved model: learning curve, hidden neurons' weights, mistakes, confusion matrix"
 DESCRIPTION = (
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     net = load(args.model or default_model_path())
-    _, _, test = load_mnist(args.data)
+    test = load_for_command(args.data).test
     if test[0].shape[1] != net.sizes[0]:
         raise NeuralDigitsError(
             f"the model takes {net.sizes[0]} inputs but the data's images have "

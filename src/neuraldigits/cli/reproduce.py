@@ -6,10 +6,10 @@ import argparse
 import shlex
 
 from ..atomic import atomic_write
-from ..mnist import load_mnist
 from ..reproduce import run as reproduce
 from ..reproduce import table, to_markdown
 from .common import add_data_argument, positive_int
+from .data import load_for_command
 
 HELP = "rerun the chapter's experiments and baselines; print them beside the book's figures"
 DESCRIPTION = (
@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         from ..plots import require_matplotlib
 
         require_matplotlib()  # fail now, not after an hour
-    training, validation, test = load_mnist(args.data)
+    data = load_for_command(args.data)
+    training, validation, test = data.training, data.validation, data.test
     result = reproduce(
         training,
         validation,
