@@ -186,3 +186,14 @@ def test_sgd_rejects_bad_hyperparameters():
     for args in [(-1, 2, 1.0), (1, 0, 1.0), (1, 2, 0.0), (1, 2, float("nan"))]:
         with pytest.raises(ValueError, match="need epochs"):
             net.sgd(xor_data(1), *args)
+
+
+def test_activations_lists_every_layer_and_ends_in_the_output():
+    net = Network([4, 5, 3, 2], seed=0, dtype=np.float64)
+    x = np.random.default_rng(1).random((4, 6))
+    layers = net.activations(x)
+    assert [a.shape for a in layers] == [(4, 6), (5, 6), (3, 6), (2, 6)]
+    np.testing.assert_array_equal(layers[-1], net.feedforward(x.T).T)
+    np.testing.assert_allclose(
+        layers[1], 1 / (1 + np.exp(-(net.weights[0] @ x + net.biases[0]))), rtol=1e-12
+    )

@@ -126,10 +126,18 @@ class Network:
 
     def _feedforward_columns(self, a: NDArray) -> NDArray:
         """a: (n_in, m), one column per example → a^L: (n_out, m)."""
-        a = self._as_inputs(a)
+        return self.activations(a)[-1]
+
+    def activations(self, a: NDArray) -> list[NDArray]:
+        """Every layer's activations [a^0, a^1, ..., a^L] for inputs a: (n_in, m) columns.
+
+        a^l = σ(w^l a^(l−1) + b^l), each (n_l, m); for showing what the hidden
+        layers do (the drawing pad), where feedforward keeps only a^L.
+        """
+        layers = [self._as_inputs(a)]
         for b, w in zip(self.biases, self.weights):
-            a = sigmoid(w @ a + b)
-        return a
+            layers.append(sigmoid(w @ layers[-1] + b))
+        return layers
 
     def _as_inputs(self, x: NDArray) -> NDArray:
         """Inputs in the network's dtype; uint8 pixels (0–255) are scaled to [0, 1]."""

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..activations import sigmoid
 from ..network import Network
 
 # Enough digits for bars and pictures; keeps the JSON small.
@@ -48,15 +47,13 @@ class Reading:
 def read(net: Network, pixels: ArrayLike) -> Reading:
     """Feed ``pixels`` (n_in,) forward through ``net``, keeping every layer.
 
-    The same equations as :meth:`Network.feedforward`, a^l = σ(w^l a^(l−1) + b^l),
-    but the activations of the first hidden layer are kept for display.
+    Uses :meth:`Network.activations`, so the first hidden layer's activations
+    are kept for display.
     """
     x = np.asarray(pixels, dtype=net.dtype)
     if x.shape != (net.sizes[0],):
         raise ValueError(f"expected {net.sizes[0]} pixels, got an array of shape {x.shape}")
-    layers = [x[:, None]]
-    for b, w in zip(net.biases, net.weights):
-        layers.append(sigmoid(w @ layers[-1] + b))
+    layers = net.activations(x[:, None])
     outputs = layers[-1][:, 0]
     hidden = layers[1][:, 0] if net.num_layers > 2 else np.empty(0, dtype=net.dtype)
     return Reading(digit=int(np.argmax(outputs)), outputs=outputs, hidden=hidden, input=x)
