@@ -10,6 +10,7 @@ import pytest
 
 from neuraldigits.idx import write_idx
 from neuraldigits.mnist import FILES, load_mnist
+from neuraldigits.network import Network
 
 SKIP_REAL = (
     "real-MNIST test: set NEURALDIGITS_DATA to a directory holding the four MNIST IDX files "
@@ -63,3 +64,37 @@ def write_mnist_dir(directory: Path, n_train: int = 1200, n_test: int = 200, *, 
 def tiny_mnist_dir(tmp_path_factory) -> Path:
     """A directory with a small synthetic MNIST-format data set (1,200 train, 200 test)."""
     return write_mnist_dir(tmp_path_factory.mktemp("tiny-mnist"))
+
+
+# Training helpers shared by the fast-path tests (test_fastpath.py, test_ckernel.py).
+
+
+def digits(n: int, seed: int = 0, dtype=np.float32):
+    """n synthetic 784-pixel digits (mostly-zero background, like MNIST) and labels."""
+    images, labels = synthetic_digits(n, seed)
+    images = images.reshape(n, -1)
+    images[images < 30] = 0  # MNIST-like sparsity, so the sparse kernel has work to skip
+    if dtype != np.uint8:
+        images = images.astype(dtype) / dtype(255)
+    return images, labels.astype(np.int64)
+
+
+def train(sizes, method, *, dtype=np.float32, n=503, m=10, epochs=2, images_dtype=None, **kw):
+    """Train a fresh seeded network; return it and its history."""
+    data = digits(n, seed=1, dtype=images_dtype or dtype)
+    test = digits(97, seed=2, dtype=dtype)
+    net = Network(sizes, seed=7, dtype=dtype)
+    history = net.sgd(data, epochs, m, 3.0, test_data=test, method=method, **kw)
+    return net, history
+
+
+def assert_same_network(a: Network, b: Network, rtol: float, atol: float) -> None:
+    for wa, wb in zip(a.weights + a.biases, b.weights + b.biases):
+        assert wa.dtype == wb.dtype and wa.shape == wb.shape
+        np.testing.assert_allclose(wa, wb, rtol=rtol, atol=atol)
+
+
+TOLERANCE = {np.float64: (1e-9, 1e-11), np.float32: (2e-4, 2e-5)}
+
+
+TOLERANCE = {np.float64: (1e-9, 1e-11), np.float32: (2e-4, 2e-5)}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import synthetic_digits
 
-from neuraldigits.bench import PEERS, Recipe, format_table, run_peers
+from neuraldigits.bench import PEERS, Recipe, available, format_table, run_peers
 from neuraldigits.cli import main
 
 
@@ -21,7 +21,8 @@ def small_sets():
 
 def test_our_paths_and_the_book_learn_the_same():
     training, test = small_sets()
-    peers = ["ours-fast-float32", "ours-numpy-float32", "ours-reference-float64", "book"]
+    fast = "ours-c-float32" if available("ours-c-float32") else "ours-numba-float32"
+    peers = [fast, "ours-numpy-float32", "ours-reference-float64", "book"]
     timings, skipped = run_peers(training, test, Recipe(epochs=2), peers)
     assert skipped == [] and [t.epochs for t in timings] == [2] * 4
     accuracies = [t.test_accuracy for t in timings]
@@ -34,21 +35,24 @@ def test_our_paths_and_the_book_learn_the_same():
 
 def test_every_peer_is_registered_with_what_it_needs():
     for name, (needs, runner) in PEERS.items():
-        assert needs in (None, "numba", "torch", "jax", "sklearn") and callable(runner), name
+        known = (None, "neuraldigits._ckernel", "numba", "torch", "jax", "sklearn")
+        assert needs in known and callable(runner), name
 
 
 def test_digits_bench_prints_a_table(tiny_mnist_dir, capsys):
-    peers = "ours-fast-float32,ours-reference-float32"
+    peers = "ours-c-float32,ours-reference-float32"
     assert (
         main(["bench", "--data", str(tiny_mnist_dir), "--examples", "300", "--peers", peers]) == 0
     )
     out = capsys.readouterr().out
-    assert "load gauge" in out and "| ours, fast (numba), float32 |" in out
+    assert "load gauge" in out
+    if available("ours-c-float32"):
+        assert "| ours, fast (C, " in out
     assert "| ours, reference, float32 |" in out
 
 
-@pytest.mark.parametrize("peers", ["nope", "ours-fast-float32,torchy", ","])
+@pytest.mark.parametrize("peers", ["nope", "ours-c-float32,torchy", ","])
 def test_digits_bench_rejects_unknown_peers(tiny_mnist_dir, capsys, peers):
     assert main(["bench", "--data", str(tiny_mnist_dir), "--peers", peers]) == 1
     err = capsys.readouterr().err
-    assert "--peers" in err and "choose from ours-fast-float32" in err
+    assert "--peers" in err and "choose from ours-c-float32" in err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import synthetic_digits
+from conftest import TOLERANCE, assert_same_network, digits, train
 
 from neuraldigits import fastpath
 from neuraldigits.network import Network
@@ -12,32 +12,6 @@ from neuraldigits.network import Network
 numba = pytest.importorskip("numba", reason="the compiled path needs the `fast` extra (numba)")
 
 
-def digits(n: int, seed: int = 0, dtype=np.float32):
-    """n synthetic 784-pixel digits (mostly-zero background, like MNIST) and labels."""
-    images, labels = synthetic_digits(n, seed)
-    images = images.reshape(n, -1)
-    images[images < 30] = 0  # MNIST-like sparsity, so the sparse kernel has work to skip
-    if dtype != np.uint8:
-        images = images.astype(dtype) / dtype(255)
-    return images, labels.astype(np.int64)
-
-
-def train(sizes, method, *, dtype=np.float32, n=503, m=10, epochs=2, images_dtype=None, **kw):
-    """Train a fresh seeded network; return it and its history."""
-    data = digits(n, seed=1, dtype=images_dtype or dtype)
-    test = digits(97, seed=2, dtype=dtype)
-    net = Network(sizes, seed=7, dtype=dtype)
-    history = net.sgd(data, epochs, m, 3.0, test_data=test, method=method, **kw)
-    return net, history
-
-
-def assert_same_network(a: Network, b: Network, rtol: float, atol: float) -> None:
-    for wa, wb in zip(a.weights + a.biases, b.weights + b.biases):
-        assert wa.dtype == wb.dtype and wa.shape == wb.shape
-        np.testing.assert_allclose(wa, wb, rtol=rtol, atol=atol)
-
-
-TOLERANCE = {np.float64: (1e-9, 1e-11), np.float32: (2e-4, 2e-5)}
 ARCHITECTURES = [[784, 30, 10], [784, 10], [784, 40, 20, 15, 10]]
 
 
@@ -79,15 +53,16 @@ def test_mini_batch_larger_than_the_data():
     assert_same_network(fast, ref, *TOLERANCE[np.float64])
 
 
-def test_fast_is_the_default():
+def test_fast_is_numba_for_float64():
     default, _ = train([784, 10, 10], "fast", dtype=np.float64)
     compiled, _ = train([784, 10, 10], "numba", dtype=np.float64)
     for a, b in zip(default.weights, compiled.weights):
         np.testing.assert_array_equal(a, b)  # the very same computation
 
 
-def test_falls_back_to_numpy_without_numba(monkeypatch):
+def test_falls_back_to_numpy_without_numba_or_c(monkeypatch):
     monkeypatch.setattr(fastpath, "compiled_kernels", lambda: None)
+    monkeypatch.setattr(fastpath.ckernel, "_library", lambda: None)
     assert fastpath.backend_for(np.zeros((1, 784), np.float32)) == "numpy"
     fallback, _ = train([784, 16, 10], "fast", dtype=np.float64)
     ref, _ = train([784, 16, 10], "reference", dtype=np.float64)
@@ -145,17 +120,22 @@ def test_interrupt_leaves_a_consistent_network():
     assert not np.allclose(nets["numba"].weights[0], Network([784, 9, 10], seed=5).weights[0])
 
 
-def test_sparse_rows_lists_every_nonzero_pixel():
-    from neuraldigits.kernels import sparse_rows
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_sparse_rows_lists_every_nonzero_pixel(monkeypatch, dtype):
+    from neuraldigits import sparse
 
-    images, _ = digits(40, dtype=np.uint8)
-    indptr, indices, values = sparse_rows(images)
-    assert indices.dtype == np.uint16 and values.dtype == np.uint8
+    monkeypatch.setattr(sparse, "_CHUNK_ROWS", 7)  # rows split over several chunks
+    images, _ = digits(40, dtype=dtype)
+    images[5] = 0  # an empty row
+    indptr, indices, values = sparse.sparse_rows(images)
+    assert indices.dtype == np.uint16 and values.dtype == dtype and indptr.dtype == np.int64
     rebuilt = np.zeros_like(images)
     for r in range(len(images)):
-        rebuilt[r, indices[indptr[r] : indptr[r + 1]]] = values[indptr[r] : indptr[r + 1]]
+        columns = indices[indptr[r] : indptr[r + 1]]
+        assert np.all(np.diff(columns.astype(int)) > 0)  # ascending, as the kernels expect
+        rebuilt[r, columns] = values[indptr[r] : indptr[r + 1]]
     np.testing.assert_array_equal(rebuilt, images)
-    assert indptr[-1] == np.count_nonzero(images)
+    assert indptr[-1] == np.count_nonzero(images) and indptr[6] == indptr[5]
 
 
 def test_real_mnist_one_epoch_fast_equals_reference(mnist):

@@ -79,8 +79,11 @@ def _timed(peer: str, recipe: Recipe, setup: float, train, predict, test) -> Tim
 # ---------------------------------------------------------------------- our trainer
 
 
-def ours(method: str, dtype) -> Callable[[Dataset, Dataset, Recipe], Timing]:
-    """Our Network.sgd with ``method`` ("fast", "numpy", "reference") in ``dtype``."""
+def ours(
+    method: str, dtype, threads: int | None = None
+) -> Callable[[Dataset, Dataset, Recipe], Timing]:
+    """Our Network.sgd with ``method`` ("c", "numba", "numpy", "reference") in ``dtype``;
+    ``threads`` for the C kernel (None: its default)."""
 
     def run(training: Dataset, test: Dataset, recipe: Recipe) -> Timing:
         net = Network(recipe.sizes, seed=recipe.seed, dtype=dtype)
@@ -93,7 +96,7 @@ def ours(method: str, dtype) -> Callable[[Dataset, Dataset, Recipe], Timing]:
             # Compiling (or loading the cached kernel) and listing the ink pixels happen
             # once per training run; they are setup, not epoch time.
             backend = None if method == "fast" else method
-            trainer = fastpath.Trainer(net, *training, m, eta, backend=backend)
+            trainer = fastpath.Trainer(net, *training, m, eta, backend=backend, threads=threads)
             warm = fastpath.Trainer(net.copy(), *training, m, eta, backend=trainer.backend)
             warm.epoch(np.arange(min(50, len(training[1]))))
             trainer.prepare()
@@ -105,7 +108,13 @@ def ours(method: str, dtype) -> Callable[[Dataset, Dataset, Recipe], Timing]:
             else:
                 trainer.epoch(rng.permutation(len(training[1])))
 
-        name = f"ours, {'fast (' + trainer.backend + ')' if trainer else method}, "
+        if trainer is None:
+            name = "ours, reference, "
+        elif trainer.backend == "c":
+            count = trainer.threads
+            name = f"ours, fast (C, {count} thread{'s' if count > 1 else ''}), "
+        else:
+            name = f"ours, fast ({trainer.backend}), "
         return _timed(name + np.dtype(dtype).name, recipe, setup, train, net.predict, test)
 
     return run
@@ -298,8 +307,10 @@ def _floats(images: NDArray) -> NDArray[np.float32]:
 
 # Explicit registry: name → (module it needs or None, runner).  Order = table order.
 PEERS: dict[str, tuple[str | None, Callable[[Dataset, Dataset, Recipe], Timing]]] = {
-    "ours-fast-float32": ("numba", ours("fast", np.float32)),
-    "ours-fast-float64": ("numba", ours("fast", np.float64)),
+    "ours-c-float32": ("neuraldigits._ckernel", ours("c", np.float32)),
+    "ours-c-float32-1-thread": ("neuraldigits._ckernel", ours("c", np.float32, threads=1)),
+    "ours-numba-float32": ("numba", ours("numba", np.float32)),
+    "ours-numba-float64": ("numba", ours("numba", np.float64)),
     "ours-numpy-float32": (None, ours("numpy", np.float32)),
     "ours-reference-float32": (None, ours("reference", np.float32)),
     "ours-reference-float64": (None, ours("reference", np.float64)),

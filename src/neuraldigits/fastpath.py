@@ -3,15 +3,19 @@
 :meth:`Network.update_mini_batch` reads like the book and is the reference.  At
 the book's m = 10 it spends most of its time in Python and in allocating small
 arrays, not in arithmetic.  This module runs the *same* epoch — same shuffled
-order, same mini-batches, same equations — in one of two ways:
+order, same mini-batches, same equations — in one of three ways:
 
-* ``"numba"``: a compiled kernel (:mod:`neuraldigits.kernels`) that runs many
-  mini-batches per call and skips the input's zero pixels.  Needs the ``fast``
-  extra (``pip install "neuraldigits[fast]"``).
+* ``"c"``: a C kernel (:mod:`neuraldigits.ckernel`), built when the package is
+  installed with a C compiler present; float32 networks.  It runs many
+  mini-batches per call, skips the input's zero pixels and shares each
+  mini-batch between threads.  The fastest.
+* ``"numba"``: the same loop compiled by numba (:mod:`neuraldigits.kernels`),
+  float32 or float64.  Needs the ``fast`` extra (``pip install "neuraldigits[fast]"``).
 * ``"numpy"``: vectorised numpy over each mini-batch with preallocated buffers;
-  the fallback when numba is not installed.
+  the fallback when neither is there.
 
-Both agree with the reference path to float rounding (tests/test_fastpath.py).
+All agree with the reference path to float rounding (tests/test_fastpath.py,
+tests/test_ckernel.py).
 Images may be float or uint8 (scaled by 1/255 on the fly), in memory or
 memory-mapped: only the m rows of each mini-batch are ever gathered.
 """
@@ -26,7 +30,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from . import ckernel
 from .activations import _CLIP, sigmoid
+from .sparse import sparse_rows
 
 if TYPE_CHECKING:
     from .network import Network
@@ -38,7 +44,10 @@ _CHUNK_EXAMPLES = 5_000
 # Image dtypes the compiled kernel reads directly; others go through numpy.
 _KERNEL_IMAGE_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
 
-BACKENDS = ("numba", "numpy")
+BACKENDS = ("c", "numba", "numpy")
+
+# The kernels store pixel positions as uint16.
+_KERNEL_MAX_INPUTS = np.iinfo(np.uint16).max
 
 
 @functools.cache
@@ -51,11 +60,37 @@ def compiled_kernels() -> ModuleType | None:
     return kernels
 
 
-def backend_for(images: NDArray) -> str:
-    """Which backend :class:`Trainer` uses by default for these images."""
-    if compiled_kernels() is not None and images.dtype in _KERNEL_IMAGE_DTYPES:
+def backend_for(images: NDArray, dtype: np.dtype | type = np.float32) -> str:
+    """Which backend :class:`Trainer` uses by default for these images and a ``dtype`` network."""
+    readable = images.dtype in _KERNEL_IMAGE_DTYPES and images.shape[1] <= _KERNEL_MAX_INPUTS
+    if readable and np.dtype(dtype) == np.float32 and ckernel.available():
+        return "c"
+    if readable and compiled_kernels() is not None:
         return "numba"
     return "numpy"
+
+
+def _check_backend(backend: str, images: NDArray, dtype: np.dtype) -> None:
+    """Refuse, with the reason, a backend that cannot train this network on these images."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    if backend == "c" and not ckernel.available():
+        raise RuntimeError(
+            'backend "c" was not built: reinstall with a C compiler (gcc or clang) present'
+        )
+    if backend == "numba" and compiled_kernels() is None:
+        raise RuntimeError('backend "numba" needs numba: pip install "neuraldigits[fast]"')
+    if backend == "c" and dtype != np.float32:
+        raise ValueError(f'backend "c" trains float32 networks, not {dtype}; use "numba"')
+    if backend != "numpy" and images.dtype not in _KERNEL_IMAGE_DTYPES:
+        raise ValueError(
+            f'backend "{backend}" reads uint8, float32 or float64 images, not {images.dtype}'
+        )
+    if backend != "numpy" and images.shape[1] > _KERNEL_MAX_INPUTS:
+        raise ValueError(
+            f'backend "{backend}" reads images of at most {_KERNEL_MAX_INPUTS} pixels, '
+            f"not {images.shape[1]}"
+        )
 
 
 class Trainer:
@@ -64,9 +99,10 @@ class Trainer:
     images (N, n_in) float or uint8, labels (N,) ints; each :meth:`epoch` runs
     the mini-batches ``order[k : k + m]`` of a given permutation, stepping by
     η/(the mini-batch's size) exactly as the reference path does.  ``backend``
-    is "numba", "numpy" or None (the fastest available).  Work that does not
-    change between epochs (finding the images' ink pixels) is done once, in
-    the first epoch.
+    is "c", "numba", "numpy" or None (the fastest available).  ``threads``
+    (C backend only; None: :func:`neuraldigits.ckernel.default_threads`) never
+    changes the result.  Work that does not change between epochs (finding the
+    images' ink pixels, compiling) is done once, by :meth:`prepare`.
     """
 
     def __init__(
@@ -77,33 +113,33 @@ class Trainer:
         mini_batch_size: int,
         eta: float,
         backend: str | None = None,
+        threads: int | None = None,
     ) -> None:
-        backend = backend or backend_for(images)
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
-        if backend == "numba" and compiled_kernels() is None:
-            raise RuntimeError('backend "numba" needs numba: pip install "neuraldigits[fast]"')
-        if backend == "numba" and images.dtype not in _KERNEL_IMAGE_DTYPES:
-            raise ValueError(
-                f'backend "numba" reads uint8, float32 or float64 images, not {images.dtype}'
-            )
+        backend = backend or backend_for(images, net.dtype)
+        _check_backend(backend, images, net.dtype)
         self.net, self.images, self.labels = net, images, labels
         self.m, self.eta, self.backend = int(mini_batch_size), float(eta), backend
+        self.threads = threads or ckernel.default_threads(net.sizes[1])
         self._sparse: tuple[NDArray, NDArray, NDArray] | None = None
 
     def prepare(self) -> None:
         """Do the once-per-run work now, so that no epoch's time includes it.
 
-        Lists the ink pixels and gets the compiled kernel ready (compiling it
-        on a machine's first run, else loading it from numba's cache) with a
-        call that runs no mini-batch.  :meth:`epoch` calls it if you do not.
+        Lists the ink pixels and, for numba, gets the compiled kernel ready
+        (compiling it on a machine's first run, else loading it from numba's
+        cache) with a call that runs no mini-batch.  :meth:`epoch` calls it if
+        you do not.
         """
-        if self.backend == "numba" and self._sparse is None:
-            self._sparse = compiled_kernels().sparse_rows(np.asarray(self.images))
-            no_examples = np.empty(0, np.int64)
+        if self.backend == "numpy" or self._sparse is not None:
+            return
+        indptr, indices, values = sparse_rows(self.images)
+        if self.backend == "c" and values.dtype == np.float64:
+            values = values.astype(np.float32)
+        self._sparse = indptr, indices, values
+        if self.backend == "numba":
             _numba_epoch(
                 compiled_kernels(), self.net, self._sparse, self.images.dtype, self.labels,
-                no_examples, self.m, self.eta, None,
+                np.empty(0, np.int64), self.m, self.eta, None,
             )  # fmt: skip
 
     def epoch(self, order: NDArray, on_batch: Callable[[int], None] | None = None) -> None:
@@ -115,10 +151,75 @@ class Trainer:
             _numpy_epoch(self.net, self.images, self.labels, order, self.m, self.eta, on_batch)
             return
         self.prepare()
+        if self.backend == "c":
+            _c_epoch(
+                self.net, self._sparse, self.images.dtype, self.labels, order, self.m,
+                self.eta, on_batch, self.threads,
+            )  # fmt: skip
+            return
         _numba_epoch(
             compiled_kernels(), self.net, self._sparse, self.images.dtype, self.labels, order,
             self.m, self.eta, on_batch,
         )  # fmt: skip
+
+
+def _chunks(n: int, m: int, on_batch) -> list[tuple[int, int]]:
+    """The (start, stop) of each kernel call: one per epoch, or many for progress reports."""
+    chunk = n if on_batch is None else max(m, _CHUNK_EXAMPLES // m * m)
+    # With no examples, one empty call still compiles (or loads) the numba kernel.
+    return [(start, min(start + chunk, n)) for start in range(0, n, chunk)] if n else [(0, 0)]
+
+
+def _kernel_layout(net: Network, padded: Callable[[int], int], zeros: Callable) -> tuple:
+    """Copies of the parameters in the kernels' layout: ``(widths, pads, w0t, weights, biases)``.
+
+    Each layer is padded with zeros to ``padded(width)`` neurons (whole SIMD
+    vectors); the input layer is transposed, ``w0t`` (n_in, pads[0]), so each
+    pixel's weights are one contiguous row; ``weights[l]`` (n_(l+1), pads[l−1])
+    for l ≥ 1 (entry 0 unused), ``biases[l]`` (pads[l],).
+    """
+    widths = np.array(net.sizes[1:], np.int64)
+    pads = np.array([padded(size) for size in net.sizes[1:]], np.int64)
+    w0t = zeros((net.sizes[0], pads[0]))
+    w0t[:, : net.sizes[1]] = net.weights[0].T
+    weights = [w0t[:0]]
+    for layer, w in enumerate(net.weights[1:], 1):
+        weights.append(zeros((w.shape[0], pads[layer - 1])))
+        weights[-1][:, : w.shape[1]] = w
+    biases = []
+    for layer, b in enumerate(net.biases):
+        biases.append(zeros((pads[layer],)))
+        biases[-1][: len(b)] = b[:, 0]
+    return widths, pads, w0t, weights, biases
+
+
+def _copy_back(net: Network, w0t: NDArray, weights: list, biases: list) -> None:
+    """The kernels' parameters back into ``net`` (all layers at the same step)."""
+    net.weights[0][...] = w0t[:, : net.sizes[1]].T
+    for w, w_used in zip(net.weights[1:], weights[1:]):
+        w[...] = w_used[:, : w.shape[1]]
+    for b, b_used in zip(net.biases, biases):
+        b[:, 0] = b_used[: len(b)]
+
+
+def _c_epoch(net, sparse, image_dtype, labels, order, m, eta, on_batch, threads) -> None:
+    n = len(order)
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    widths, pads, w0t, weights, biases = _kernel_layout(net, ckernel.padded, ckernel.aligned_zeros)
+    step, last_step = eta / m, eta / (n % m or m)  # the last mini-batch may be smaller
+    scale = 1 / 255 if image_dtype == np.uint8 else 1.0
+    try:
+        for start, stop in _chunks(n, m, on_batch):
+            ckernel.sgd_batches(
+                sparse, labels, order, start, stop, m, step, last_step, scale,
+                float(_CLIP[net.dtype]), widths, pads, w0t, weights, biases, threads,
+            )  # fmt: skip
+            if on_batch is not None:
+                on_batch(stop - start)
+    finally:
+        # Even when interrupted, leave the network consistent.
+        _copy_back(net, w0t, weights, biases)
 
 
 def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_batch) -> None:
@@ -126,23 +227,11 @@ def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_ba
     n = len(order)
     labels = np.ascontiguousarray(labels, dtype=np.int64)
     order = np.ascontiguousarray(order, dtype=np.int64)
-    # Copies of the parameters in the kernel's layout: each layer padded with zeros to
-    # whole SIMD vectors, the input layer transposed so each pixel's weights are one
-    # contiguous vector.  Copied back in `finally`.
-    widths = np.array(net.sizes[1:], np.int64)
-    pad = [net.sizes[0]] + [kernels.padded(size) for size in net.sizes[1:]]
-    w0t = np.zeros((net.sizes[0], pad[1]), dtype)
-    w0t[:, : net.sizes[1]] = net.weights[0].T
-    weights = [w0t[:0]]  # entry 0 unused (w0t holds layer 0)
-    for layer, w in enumerate(net.weights[1:], 1):
-        weights.append(np.zeros((w.shape[0], pad[layer]), dtype))
-        weights[-1][:, : w.shape[1]] = w
-    biases = []
-    for layer, b in enumerate(net.biases):
-        biases.append(np.zeros(pad[layer + 1], dtype))
-        biases[-1][: len(b)] = b[:, 0]
-    acts = tuple(np.zeros((m, size), dtype) for size in pad[1:])
-    deltas = tuple(np.zeros((m, size), dtype) for size in pad[1:])
+    widths, pads, w0t, weights, biases = _kernel_layout(
+        net, kernels.padded, lambda shape: np.zeros(shape, dtype)
+    )
+    acts = tuple(np.zeros((m, size), dtype) for size in pads)
+    deltas = tuple(np.zeros((m, size), dtype) for size in pads)
     scalars = (
         dtype(eta / m),
         dtype(eta / (n % m or m)),  # the last mini-batch may be smaller
@@ -150,12 +239,8 @@ def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_ba
         dtype(1),
         dtype(_CLIP[net.dtype]),
     )
-    chunk = n if on_batch is None else max(m, _CHUNK_EXAMPLES // m * m)
-    # With no examples, one empty call still compiles (or loads) the kernel.
-    starts = range(0, n, chunk) if n else [0]
     try:
-        for start in starts:
-            stop = min(start + chunk, n)
+        for start, stop in _chunks(n, m, on_batch):
             kernels.sgd_batches(
                 *sparse, labels, order, start, stop, m, *scalars, widths,
                 w0t, tuple(weights), tuple(biases), acts, deltas,
@@ -164,11 +249,7 @@ def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_ba
                 on_batch(stop - start)
     finally:
         # Even when interrupted, leave the network consistent (all layers at the same step).
-        net.weights[0][...] = w0t[:, : net.sizes[1]].T
-        for w, w_used in zip(net.weights[1:], weights[1:]):
-            w[...] = w_used[:, : w.shape[1]]
-        for b, b_used in zip(net.biases, biases):
-            b[:, 0] = b_used[: len(b)]
+        _copy_back(net, w0t, weights, biases)
 
 
 def _numpy_epoch(net, images, labels, order, m, eta, on_batch) -> None:

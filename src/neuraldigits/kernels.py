@@ -12,9 +12,9 @@ by overhead, not arithmetic:
   weight step w^1 → w^1 − (η/m) Σ_x δ^1 xᵀ touches only those pixels' columns.
   For this the input layer's weights are kept transposed, ``w0t`` (n_in, n_1),
   so each pixel's column is one contiguous vector.
-* **Ink pixels found once.**  :func:`sparse_rows` lists each image's nonzero
-  pixels (CSR form: a few bytes per ink pixel, values kept in the images' own
-  dtype) once per training run, not once per epoch.
+* **Ink pixels found once.**  :func:`neuraldigits.sparse.sparse_rows` lists
+  each image's nonzero pixels (CSR form: 3 bytes per MNIST ink pixel) once per
+  training run, not once per epoch.
 * **Preallocated buffers** for activations and deltas.
 * **Whole SIMD vectors.**  Every layer is stored padded with zeros to a multiple
   of :data:`LANES` neurons, so the loops over a layer (30 → 32) run LLVM's
@@ -196,43 +196,6 @@ def padded(width: int) -> int:
     return -(-width // LANES) * LANES
 
 
-def sparse_rows(images):
-    """Each row's nonzero entries: ``(indptr (N+1,) int64, indices, values)``.
-
-    Row r's nonzero entries are ``values[indptr[r]:indptr[r+1]]`` at columns
-    ``indices[...]``.  Indices are uint16 when the rows are short enough (a
-    784-pixel image), values keep the images' dtype (uint8 stays one byte), so
-    MNIST costs 3 bytes per ink pixel.
-    """
-    indptr = np.zeros(len(images) + 1, np.int64)
-    _count_nonzero(images, indptr)
-    index_dtype = np.uint16 if images.shape[1] <= np.iinfo(np.uint16).max else np.int32
-    indices = np.empty(indptr[-1], index_dtype)
-    values = np.empty(indptr[-1], images.dtype)
-    _fill_nonzero(images, indptr, indices, values)
-    return indptr, indices, values
-
-
-@_jit
-def _count_nonzero(images, indptr):
-    for r in range(images.shape[0]):
-        count = 0
-        for j in range(images.shape[1]):
-            count += images[r, j] != 0
-        indptr[r + 1] = indptr[r] + count
-
-
-@_jit
-def _fill_nonzero(images, indptr, indices, values):
-    for r in range(images.shape[0]):
-        q = indptr[r]
-        for j in range(images.shape[1]):
-            if images[r, j] != 0:
-                indices[q] = j
-                values[q] = images[r, j]
-                q += 1
-
-
 @_jit
 def sgd_batches(
     indptr,
@@ -257,7 +220,7 @@ def sgd_batches(
 ):
     """Run the mini-batches of ``order`` that begin at ``start``, ``start + m``, ... < ``stop``.
 
-    The images come as :func:`sparse_rows` of (N, n_0) images; labels (N,)
+    The images come as :func:`neuraldigits.sparse.sparse_rows` of (N, n_0) images; labels (N,)
     ints; order (N,) the epoch's permutation.  ``step`` = η/m, and
     ``last_step`` = η/m' for a final, smaller mini-batch of m' examples.
     Pixels are multiplied by ``scale`` (1/255 for uint8, else 1); ``one`` and

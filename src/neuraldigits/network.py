@@ -33,7 +33,7 @@ Dataset = tuple[NDArray, NDArray]
 """``(images, labels)``: images (N, n_in) floats in [0, 1] (or uint8 0–255), labels (N,) ints."""
 
 # How Network.sgd may compute an epoch (see its docstring).
-METHODS = ("fast", "numba", "numpy", "reference")
+METHODS = ("fast", "c", "numba", "numpy", "reference")
 
 # Rows per chunk when evaluating a large set, to bound memory for wide layers.
 _EVAL_CHUNK = 10_000
@@ -220,10 +220,11 @@ class Network:
 
         ``method`` chooses how each epoch is computed, never what: "reference"
         is :meth:`update_mini_batch` per mini-batch, as in the book; "fast" (the
-        default) is :mod:`neuraldigits.fastpath` — compiled with numba when it is
-        installed ("numba"), else vectorised numpy ("numpy").  All give the same
-        history from the same seed, to float rounding; the fast paths call
-        ``on_batch`` per chunk of mini-batches rather than per mini-batch.
+        default) is :mod:`neuraldigits.fastpath` with its fastest backend here:
+        the C kernel built at install ("c", float32), else numba ("numba"),
+        else vectorised numpy ("numpy").  All give the same history from the
+        same seed, to float rounding; the fast paths call ``on_batch`` per
+        chunk of mini-batches rather than per mini-batch.
         "fast" uses the reference path when ``backprop`` or ``update_mini_batch``
         has been overridden, or the cost is not quadratic.
         """

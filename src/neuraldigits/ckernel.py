@@ -1,0 +1,153 @@
+"""The C kernel (``_ckernel.c``): chapter 1's SGD in float32, many mini-batches per call.
+
+The same loop as the numba kernel (:mod:`neuraldigits.kernels`) — same maths,
+same order of examples — written in C, where the compiler knows that buffers
+do not overlap and keeps each example's hidden-layer sums in registers while
+its ink pixels stream past.  Its threads split the hidden layer's columns, so
+the result does not depend on how many run.  setup.py builds it at install
+time when a C compiler is present (twice on x86-64: for any CPU, and for CPUs
+with AVX2 and FMA); it is called through :mod:`ctypes`.  Without it, training
+uses numba or numpy.
+
+The arguments of :func:`sgd_batches`, in the kernel's layout:
+
+* ``sparse``: the images' ink pixels, ``(indptr (N+1,) int64, indices uint16,
+  values uint8 or float32)`` as from :func:`neuraldigits.sparse.sparse_rows`;
+  values are multiplied by ``scale`` (1/255 for uint8).
+* ``labels`` (N,) int64; ``order`` int64, the epoch's permutation (or any
+  sequence of image numbers).  The mini-batches are ``order[pos : pos + m]``
+  for pos = start, start + m, … < stop, stepped by η/m (``step``) or, for a
+  smaller last one, η/m' (``last_step``).
+  ``clip`` is σ's clip (:data:`neuraldigits.activations._CLIP`).
+* ``widths`` (L,) int64, the neurons of layers 1…L; ``pads``, the same padded
+  with zeros to multiples of :data:`LANES`.
+* ``w0t`` (n_in, pads[0]), the input layer's weights transposed;
+  ``weights[l]`` (pads[l], pads[l−1]) for l ≥ 1 (entry 0 unused);
+  ``biases[l]`` (pads[l],).  C-contiguous float32, updated in place; the
+  padding must be zero and stays zero.  :func:`aligned_zeros` makes arrays
+  whose rows never share a cache line between threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.util
+import os
+
+import numpy as np
+from numpy.typing import NDArray
+
+# Layers are padded to whole 8-float vectors (zeros), so the C loops never need
+# a scalar remainder.
+LANES = 8
+
+_P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+_ARGTYPES = [_P, _P, _P, _P, _P, _P, _I, _I, _I, _I, _F, _F, _F, _F, _I, _P, _P, _P, _P, _P, _I]
+
+
+def padded(width: int) -> int:
+    """``width`` rounded up to a whole number of :data:`LANES`."""
+    return -(-width // LANES) * LANES
+
+
+def _load(module: str) -> ctypes.CDLL | None:
+    spec = importlib.util.find_spec(f"neuraldigits.{module}")
+    if spec is None or not spec.origin:
+        return None
+    try:
+        return ctypes.CDLL(spec.origin)
+    except OSError:
+        return None
+
+
+@functools.cache
+def _library() -> tuple[ctypes.CDLL, str] | None:
+    baseline = _load("_ckernel")
+    if baseline is None:
+        return None
+    chosen, variant = baseline, "baseline"
+    if baseline.nd_cpu_runs_avx2():
+        avx2 = _load("_ckernel_avx2")
+        if avx2 is not None:
+            chosen, variant = avx2, "AVX2+FMA"
+    chosen.nd_sgd_batches.argtypes = _ARGTYPES
+    chosen.nd_sgd_batches.restype = ctypes.c_int
+    return chosen, variant
+
+
+def available() -> bool:
+    """Whether the C kernel was built at install time and loads."""
+    return _library() is not None
+
+
+def variant() -> str | None:
+    """Which build runs here: "AVX2+FMA", "baseline", or None if none was built."""
+    found = _library()
+    return found[1] if found else None
+
+
+def default_threads(hidden: int) -> int:
+    """Threads for a first hidden layer of ``hidden`` neurons: one per 16 columns, up to
+    the cores this process may use (a thread per 8 columns is the most the kernel takes)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, padded(hidden) // 16, 8))
+
+
+def aligned_zeros(shape: tuple[int, ...]) -> NDArray[np.float32]:
+    """A zeroed C-contiguous float32 array starting on a 64-byte cache line."""
+    count = int(np.prod(shape))
+    raw = np.zeros(count + 16, np.float32)
+    start = (-raw.ctypes.data % 64) // 4
+    return raw[start : start + count].reshape(shape)
+
+
+def _address(array: NDArray, dtype) -> int:
+    if array.dtype != dtype or not array.flags.c_contiguous:
+        raise TypeError(f"the C kernel needs C-contiguous {np.dtype(dtype)}, not {array.dtype}")
+    return array.ctypes.data
+
+
+def sgd_batches(
+    sparse: tuple[NDArray, NDArray, NDArray],
+    labels: NDArray,
+    order: NDArray,
+    start: int,
+    stop: int,
+    m: int,
+    step: float,
+    last_step: float,
+    scale: float,
+    clip: float,
+    widths: NDArray,
+    pads: NDArray,
+    w0t: NDArray,
+    weights: list[NDArray],
+    biases: list[NDArray],
+    threads: int = 1,
+) -> None:
+    """Run the mini-batches that begin at ``start``, ``start + m``, … < ``stop`` (see above)."""
+    found = _library()
+    if found is None:
+        raise RuntimeError("the C kernel was not built (no C compiler when installing)")
+    indptr, indices, values = sparse
+    n = len(indptr) - 1
+    if len(labels) != n or not 0 <= start <= stop <= len(order):
+        raise ValueError("need a label per image and 0 ≤ start ≤ stop ≤ len(order)")
+    if len(order) and not (0 <= order.min() and order.max() < n):
+        raise ValueError(f"order holds image numbers outside 0…{n - 1}")
+    u8 = values.dtype == np.uint8
+    values_address = _address(values, np.uint8 if u8 else np.float32)
+    pointers = ctypes.c_void_p * len(pads)
+    weight_ptrs = pointers(0, *(_address(w, np.float32) for w in weights[1:]))
+    bias_ptrs = pointers(*(_address(b, np.float32) for b in biases))
+    status = found[0].nd_sgd_batches(
+        _address(indptr, np.int64), _address(indices, np.uint16),
+        values_address if u8 else None, None if u8 else values_address,
+        _address(labels, np.int64), _address(order, np.int64), len(order),
+        start, stop, m, step, last_step, scale, clip, len(pads),
+        _address(widths, np.int64), _address(pads, np.int64), _address(w0t, np.float32),
+        weight_ptrs, bias_ptrs, threads,
+    )  # fmt: skip
+    if status != 0:
+        raise MemoryError("the C kernel could not get memory or threads for its scratch")
