@@ -67,6 +67,9 @@ typedef int32_t v8i __attribute__((vector_size(32), aligned(4)));
 #define LANES 8
 #define MAX_LAYERS 64
 #define MAX_THREADS 8
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 20
+#endif
 
 INLINE v8 splat(float x) { return (v8){x, x, x, x, x, x, x, x}; }
 INLINE v8 load(const float *p) { return *(const v8 *)p; }
@@ -210,7 +213,16 @@ INLINE void sparse_step_block(const pixels *x, float step, const float *restrict
                               float *restrict w0t, int64_t stride, const int NV) {
     v8 dv[4];
     for (int v = 0; v < NV; v++) dv[v] = load(d + LANES * v);
-    for (int64_t q = 0; q < x->count; q++) {
+    int64_t q = 0;
+    for (; q + 1 < x->count; q += 2) { /* two rows per pass: fewer loop and address ops */
+        float *w_0 = w0t + (int64_t)x->idx[q] * stride, *w_1 = w0t + (int64_t)x->idx[q + 1] * stride;
+        v8 s0 = splat(step * pixel(x, q)), s1 = splat(step * pixel(x, q + 1));
+        for (int v = 0; v < NV; v++) {
+            store(w_0 + LANES * v, load(w_0 + LANES * v) - s0 * dv[v]);
+            store(w_1 + LANES * v, load(w_1 + LANES * v) - s1 * dv[v]);
+        }
+    }
+    if (q < x->count) {
         float *w_q = w0t + (int64_t)x->idx[q] * stride;
         v8 s = splat(step * pixel(x, q));
         for (int v = 0; v < NV; v++) store(w_q + LANES * v, load(w_q + LANES * v) - s * dv[v]);
@@ -322,17 +334,19 @@ static void dense_layers(const job *j, int64_t pos, int64_t mb, float eta_m) {
                 store(d_in + i, sum * (a * (1.0f - a)));
             }
         }
+        /* Each 8 weights stay in a register while the mini-batch's terms are
+         * subtracted from them, in the same order as one example at a time. */
+        const float *d = j->deltas[l], *a = j->acts[l - 1];
         for (int64_t o = 0; o < widths[l]; o++) {
             float *restrict w_o = w + o * p_in;
-            float b_sum = 0.0f;
-            for (int64_t k = 0; k < mb; k++) {
-                float g = j->deltas[l][k * p_out + o];
-                b_sum += g;
-                v8 s = splat(eta_m * g);
-                const float *restrict a_in = j->acts[l - 1] + k * p_in;
-                for (int64_t i = 0; i < p_in; i += LANES)
-                    store(w_o + i, load(w_o + i) - s * load(a_in + i));
+            for (int64_t i = 0; i < p_in; i += LANES) {
+                v8 w_oi = load(w_o + i);
+                for (int64_t k = 0; k < mb; k++)
+                    w_oi -= splat(eta_m * d[k * p_out + o]) * load(a + k * p_in + i);
+                store(w_o + i, w_oi);
             }
+            float b_sum = 0.0f;
+            for (int64_t k = 0; k < mb; k++) b_sum += d[k * p_out + o];
             b[o] -= eta_m * b_sum;
         }
     }
@@ -349,18 +363,19 @@ INLINE void run_share(job *j, int64_t lo, int64_t hi, int leader, const int is_u
     for (int64_t pos = j->start; pos < j->stop; pos += m) {
         int64_t mb = n - pos < m ? n - pos : m;
         float eta_m = mb == m ? j->step : j->last_step;
-        /* Examples come in random order, so each one's row pointers, label and
-         * pixels start with a cache miss: ask for the row pointers and labels two
-         * mini-batches ahead, and the pixels (whose row pointers are then cached)
-         * one ahead. */
-        for (int64_t k = pos + 2 * m; k < pos + 3 * m && k < n; k++) {
-            __builtin_prefetch(j->indptr + order[k]);
-            if (leader) __builtin_prefetch(j->labels + order[k]);
-        }
-        for (int64_t k = pos + m; k < pos + 2 * m && k < n; k++)
-            prefetch_ink(j->indptr, j->indices, values, value_size, order[k]);
-
         for (int64_t k = 0; k < mb; k++) {
+            /* Examples come in random order, so each one's row pointers, label
+             * and pixels start with a cache miss: ask for the row pointers and
+             * label 2 × PREFETCH_AHEAD examples ahead, and for the pixels (their
+             * row pointers then cached) PREFETCH_AHEAD ahead, one example at a
+             * time so the requests never queue up. */
+            int64_t ahead = pos + k + PREFETCH_AHEAD;
+            if (ahead + PREFETCH_AHEAD < n) {
+                __builtin_prefetch(j->indptr + order[ahead + PREFETCH_AHEAD]);
+                if (leader) __builtin_prefetch(j->labels + order[ahead + PREFETCH_AHEAD]);
+            }
+            if (ahead < n) prefetch_ink(j->indptr, j->indices, values, value_size, order[ahead]);
+
             pixels x = ink(j->indptr, j->indices, j->values_u8, j->values_f32, j->scale,
                            order[pos + k], is_u8);
             float *a1 = j->acts[0] + k * p1;
