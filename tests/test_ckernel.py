@@ -199,10 +199,28 @@ def test_aligned_zeros_start_on_a_cache_line():
         assert a.flags.c_contiguous and not a.any()
 
 
-def test_default_threads():
+def test_default_threads(monkeypatch):
+    monkeypatch.delenv("NEURALDIGITS_THREADS", raising=False)
     assert ckernel.default_threads(5) == 1  # one 8-float vector: nothing to split
     assert 1 <= ckernel.default_threads(30) <= 2
     assert ckernel.default_threads(1000) <= 8
+    monkeypatch.setenv("NEURALDIGITS_THREADS", "1")
+    assert ckernel.default_threads(1000) == 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("NEURALDIGITS_THREADS", bad)
+        with pytest.raises(ValueError, match="NEURALDIGITS_THREADS must be a whole number"):
+            ckernel.default_threads(30)
+
+
+@needs_c
+def test_a_bad_thread_setting_is_one_line_in_the_cli(tiny_mnist_dir, tmp_path, monkeypatch, capsys):
+    from neuraldigits.cli import main
+
+    monkeypatch.setenv("NEURALDIGITS_THREADS", "many")
+    args = ["train", "--data", str(tiny_mnist_dir), "--epochs", "1", "--out", str(tmp_path / "m")]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "digits train: error: NEURALDIGITS_THREADS must be a whole number ≥ 1, not 'many'"
 
 
 def test_real_mnist_c_matches_float64_reference(mnist):

@@ -38,6 +38,8 @@ import os
 import numpy as np
 from numpy.typing import NDArray
 
+from .errors import SettingError
+
 # Layers are padded to whole 8-float vectors (zeros), so the C loops never need
 # a scalar remainder.
 LANES = 8
@@ -88,10 +90,17 @@ def variant() -> str | None:
 
 
 def default_threads(hidden: int) -> int:
-    """Threads for a first hidden layer of ``hidden`` neurons: one per 16 columns, up to
-    the cores this process may use (a thread per 8 columns is the most the kernel takes)."""
+    """Threads for a first hidden layer of ``hidden`` neurons: one per 16 of its columns, at
+    most the cores this process may use, 8, and ``$NEURALDIGITS_THREADS`` when that is set
+    (e.g. 1 on a machine shared with other work: the threads meet twice per mini-batch)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(cores or 1, padded(hidden) // 16, 8))
+    threads = max(1, min(cores or 1, padded(hidden) // 16, 8))
+    setting = os.environ.get("NEURALDIGITS_THREADS", "").strip()
+    if setting:
+        if not setting.isdigit() or int(setting) < 1:
+            raise SettingError(f"NEURALDIGITS_THREADS must be a whole number ≥ 1, not {setting!r}")
+        threads = min(threads, int(setting))
+    return threads
 
 
 def aligned_zeros(shape: tuple[int, ...]) -> NDArray[np.float32]:

@@ -25,3 +25,7 @@ class ImageError(NeuralDigitsError, ValueError):
 
 class CircuitError(NeuralDigitsError, ValueError):
     """A perceptron, a circuit of perceptrons, or an input given to one is malformed."""
+
+
+class SettingError(NeuralDigitsError, ValueError):
+    """An environment variable of ours (e.g. NEURALDIGITS_THREADS) holds an unusable value."""
