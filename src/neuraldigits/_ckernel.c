@@ -288,6 +288,41 @@ typedef struct {
 #endif
 } job;
 
+/* Columns [0, 8·NV) of δ^(l−1) = (wᵀ δ^l) ⊙ a(1 − a) for one example: d its δ^l
+ * (n_out values), w the layer's weights (rows p_in apart) and a_in, d_in its
+ * a^(l−1) and δ^(l−1), all offset to the block's first column.  NV ≤ 4 sums
+ * stay in registers; each is taken over o in order. */
+INLINE void back_block(const float *restrict d, int64_t n_out, const float *restrict w,
+                       int64_t p_in, const float *restrict a_in, float *restrict d_in,
+                       const int NV) {
+    v8 sum[4];
+    for (int v = 0; v < NV; v++) sum[v] = splat(0.0f);
+    for (int64_t o = 0; o < n_out; o++) {
+        v8 g = splat(d[o]);
+        for (int v = 0; v < NV; v++) sum[v] += g * load(w + o * p_in + LANES * v);
+    }
+    for (int v = 0; v < NV; v++) {
+        v8 a = load(a_in + LANES * v);
+        store(d_in + LANES * v, sum[v] * (a * (1.0f - a)));
+    }
+}
+
+/* Columns [0, 8·NV) of one row w_o of a dense layer's w −= (η/m) Σ_x δ_o aᵀ:
+ * d_o is δ_o of the first example (the next ones p_out apart), a the first
+ * example's a^(l−1) (the next p_in apart).  The NV vectors of weights stay in
+ * registers while the mini-batch's terms are subtracted one example at a time. */
+INLINE void dense_step_block(float *restrict w_o, const float *restrict d_o, int64_t p_out,
+                             const float *restrict a, int64_t p_in, int64_t mb, float eta_m,
+                             const int NV) {
+    v8 acc[4];
+    for (int v = 0; v < NV; v++) acc[v] = load(w_o + LANES * v);
+    for (int64_t k = 0; k < mb; k++) {
+        v8 s = splat(eta_m * d_o[k * p_out]);
+        for (int v = 0; v < NV; v++) acc[v] -= s * load(a + k * p_in + LANES * v);
+    }
+    for (int v = 0; v < NV; v++) store(w_o + LANES * v, acc[v]);
+}
+
 /* The dense layers for mini-batch examples 0 … mb−1, whose a^1 is in acts[0]:
  * forward, output error, backward down to δ^1, and the dense layers' steps. */
 static void dense_layers(const job *j, int64_t pos, int64_t mb, float eta_m) {
@@ -323,28 +358,22 @@ static void dense_layers(const job *j, int64_t pos, int64_t mb, float eta_m) {
     for (int64_t l = last; l >= 1; l--) {
         float *restrict w = j->weights[l], *restrict b = j->biases[l];
         const int64_t p_in = pads[l - 1], p_out = pads[l];
-        for (int64_t k = 0; k < mb; k++) {
-            const float *restrict d = j->deltas[l] + k * p_out;
-            const float *restrict a_in = j->acts[l - 1] + k * p_in;
-            float *restrict d_in = j->deltas[l - 1] + k * p_in;
-            for (int64_t i = 0; i < p_in; i += LANES) {
-                v8 sum = splat(0.0f);
-                for (int64_t o = 0; o < widths[l]; o++) sum += d[o] * load(w + o * p_in + i);
-                v8 a = load(a_in + i);
-                store(d_in + i, sum * (a * (1.0f - a)));
-            }
-        }
-        /* Each 8 weights stay in a register while the mini-batch's terms are
-         * subtracted from them, in the same order as one example at a time. */
         const float *d = j->deltas[l], *a = j->acts[l - 1];
+        for (int64_t k = 0; k < mb; k++) {
+            int64_t c = 0;
+            for (; c + 4 * LANES <= p_in; c += 4 * LANES)
+                back_block(d + k * p_out, widths[l], w + c, p_in, a + k * p_in + c,
+                           j->deltas[l - 1] + k * p_in + c, 4);
+            for (; c < p_in; c += LANES)
+                back_block(d + k * p_out, widths[l], w + c, p_in, a + k * p_in + c,
+                           j->deltas[l - 1] + k * p_in + c, 1);
+        }
         for (int64_t o = 0; o < widths[l]; o++) {
-            float *restrict w_o = w + o * p_in;
-            for (int64_t i = 0; i < p_in; i += LANES) {
-                v8 w_oi = load(w_o + i);
-                for (int64_t k = 0; k < mb; k++)
-                    w_oi -= splat(eta_m * d[k * p_out + o]) * load(a + k * p_in + i);
-                store(w_o + i, w_oi);
-            }
+            int64_t c = 0;
+            for (; c + 4 * LANES <= p_in; c += 4 * LANES)
+                dense_step_block(w + o * p_in + c, d + o, p_out, a + c, p_in, mb, eta_m, 4);
+            for (; c < p_in; c += LANES)
+                dense_step_block(w + o * p_in + c, d + o, p_out, a + c, p_in, mb, eta_m, 1);
             float b_sum = 0.0f;
             for (int64_t k = 0; k < mb; k++) b_sum += d[k * p_out + o];
             b[o] -= eta_m * b_sum;
