@@ -201,15 +201,23 @@ def test_aligned_zeros_start_on_a_cache_line():
 
 def test_default_threads(monkeypatch):
     monkeypatch.delenv("NEURALDIGITS_THREADS", raising=False)
+    assert ckernel.default_threads(30) == 1
+    monkeypatch.setenv("NEURALDIGITS_THREADS", "2")
+    assert ckernel.default_threads(30) == 2
     assert ckernel.default_threads(5) == 1  # one 8-float vector: nothing to split
-    assert 1 <= ckernel.default_threads(30) <= 2
-    assert ckernel.default_threads(1000) <= 8
-    monkeypatch.setenv("NEURALDIGITS_THREADS", "1")
-    assert ckernel.default_threads(1000) == 1
+    monkeypatch.setenv("NEURALDIGITS_THREADS", "64")
+    assert ckernel.default_threads(1000) == 8
     for bad in ("0", "two", "-1"):
         monkeypatch.setenv("NEURALDIGITS_THREADS", bad)
         with pytest.raises(ValueError, match="NEURALDIGITS_THREADS must be a whole number"):
             ckernel.default_threads(30)
+
+
+@needs_c
+def test_the_thread_setting_reaches_training(monkeypatch):
+    monkeypatch.setenv("NEURALDIGITS_THREADS", "2")
+    images, labels = digits(40, dtype=np.uint8)
+    assert fastpath.Trainer(Network([784, 30, 10]), images, labels, 10, 3.0).threads == 2
 
 
 @needs_c

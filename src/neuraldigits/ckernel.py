@@ -3,8 +3,9 @@
 The same loop as the numba kernel (:mod:`neuraldigits.kernels`) — same maths,
 same order of examples — written in C, where the compiler knows that buffers
 do not overlap and keeps each example's hidden-layer sums in registers while
-its ink pixels stream past.  Its threads split the hidden layer's columns, so
-the result does not depend on how many run.  setup.py builds it at install
+its ink pixels stream past.  It can run on several threads
+(``$NEURALDIGITS_THREADS``), which split the hidden layer's columns, so the
+result does not depend on how many run.  setup.py builds it at install
 time when a C compiler is present (twice on x86-64: for any CPU, and for CPUs
 with AVX2 and FMA); it is called through :mod:`ctypes`.  Without it, training
 uses numba or numpy.
@@ -90,17 +91,19 @@ def variant() -> str | None:
 
 
 def default_threads(hidden: int) -> int:
-    """Threads for a first hidden layer of ``hidden`` neurons: one per 16 of its columns, at
-    most the cores this process may use, 8, and ``$NEURALDIGITS_THREADS`` when that is set
-    (e.g. 1 on a machine shared with other work: the threads meet twice per mini-batch)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    threads = max(1, min(cores or 1, padded(hidden) // 16, 8))
+    """How many threads train a first hidden layer of ``hidden`` neurons: one, unless
+    ``$NEURALDIGITS_THREADS`` asks for more (at most one per 8 of its columns, and 8).
+
+    Threads meet twice per mini-batch, so they pay only where each has real
+    cores to itself: on the 2-vCPU machine of benchmarks/README.md two threads
+    took 0.8–1.3× the time of one, so one is the default.
+    """
     setting = os.environ.get("NEURALDIGITS_THREADS", "").strip()
-    if setting:
-        if not setting.isdigit() or int(setting) < 1:
-            raise SettingError(f"NEURALDIGITS_THREADS must be a whole number ≥ 1, not {setting!r}")
-        threads = min(threads, int(setting))
-    return threads
+    if not setting:
+        return 1
+    if not setting.isdigit() or int(setting) < 1:
+        raise SettingError(f"NEURALDIGITS_THREADS must be a whole number ≥ 1, not {setting!r}")
+    return max(1, min(int(setting), padded(hidden) // LANES, 8))
 
 
 def aligned_zeros(shape: tuple[int, ...]) -> NDArray[np.float32]:
