@@ -67,6 +67,9 @@ typedef int32_t v8i __attribute__((vector_size(32), aligned(4)));
 #define LANES 8
 #define MAX_LAYERS 64
 #define MAX_THREADS 8
+#ifndef WIDE
+#define WIDE 32 /* columns of layer 1 beyond which its loops stream (see sparse_forward) */
+#endif
 #ifndef PREFETCH_AHEAD
 #define PREFETCH_AHEAD 20
 #endif
@@ -229,20 +232,74 @@ INLINE void sparse_step_block(const pixels *x, float step, const float *restrict
     }
 }
 
+/* Columns [lo, hi) of z^1 = w^1 x + b^1 for a wide layer: four pixels per pass
+ * over the row out, which stays in the L1 cache. */
+INLINE void sparse_forward_wide(const pixels *x, const float *restrict w0t, int64_t p1,
+                                const float *restrict b, float *restrict out, int64_t lo,
+                                int64_t hi) {
+    for (int64_t c = lo; c < hi; c += LANES) store(out + c, load(b + c));
+    int64_t q = 0;
+    for (; q + 3 < x->count; q += 4) {
+        const float *w_0 = w0t + (int64_t)x->idx[q] * p1, *w_1 = w0t + (int64_t)x->idx[q + 1] * p1;
+        const float *w_2 = w0t + (int64_t)x->idx[q + 2] * p1, *w_3 = w0t + (int64_t)x->idx[q + 3] * p1;
+        v8 x0 = splat(pixel(x, q)), x1 = splat(pixel(x, q + 1));
+        v8 x2 = splat(pixel(x, q + 2)), x3 = splat(pixel(x, q + 3));
+        for (int64_t c = lo; c < hi; c += LANES)
+            store(out + c, load(out + c) + ((x0 * load(w_0 + c) + x1 * load(w_1 + c)) +
+                                            (x2 * load(w_2 + c) + x3 * load(w_3 + c))));
+    }
+    for (; q < x->count; q++) {
+        const float *w_q = w0t + (int64_t)x->idx[q] * p1;
+        v8 x_q = splat(pixel(x, q));
+        for (int64_t c = lo; c < hi; c += LANES) store(out + c, load(out + c) + x_q * load(w_q + c));
+    }
+}
+
 /* Columns [lo, hi) of z^1 = w^1 x + b^1, over the ink pixels only (w0t is
  * (n_in, p1), the input layer's weights transposed, so a pixel's weights are
- * one row), 4, 2 or 1 vectors at a time. */
+ * one row).  Up to WIDE columns, 4, 2 or 1 vectors of sums at a time in
+ * registers; a wider layer would pay each pixel's bookkeeping once per 32
+ * columns, so it streams instead.  The choice depends on p1 alone, never on
+ * how the columns are shared between threads, so neither does the rounding. */
 INLINE void sparse_forward(const pixels *x, const float *restrict w0t, int64_t p1,
                            const float *restrict b, float *restrict out, int64_t lo, int64_t hi) {
+    if (p1 > WIDE) {
+        sparse_forward_wide(x, w0t, p1, b, out, lo, hi);
+        return;
+    }
     int64_t c = lo;
     for (; c + 4 * LANES <= hi; c += 4 * LANES) sparse_block(x, w0t + c, p1, b + c, out + c, 4);
     for (; c + 2 * LANES <= hi; c += 2 * LANES) sparse_block(x, w0t + c, p1, b + c, out + c, 2);
     for (; c < hi; c += LANES) sparse_block(x, w0t + c, p1, b + c, out + c, 1);
 }
 
+/* Columns [lo, hi) of w^1 −= (η/m) δ^1 xᵀ for a wide layer: two rows per pass over d. */
+INLINE void sparse_step_wide(const pixels *x, float step, const float *restrict d,
+                             float *restrict w0t, int64_t p1, int64_t lo, int64_t hi) {
+    int64_t q = 0;
+    for (; q + 1 < x->count; q += 2) {
+        float *w_0 = w0t + (int64_t)x->idx[q] * p1, *w_1 = w0t + (int64_t)x->idx[q + 1] * p1;
+        v8 s0 = splat(step * pixel(x, q)), s1 = splat(step * pixel(x, q + 1));
+        for (int64_t c = lo; c < hi; c += LANES) {
+            v8 d_c = load(d + c);
+            store(w_0 + c, load(w_0 + c) - s0 * d_c);
+            store(w_1 + c, load(w_1 + c) - s1 * d_c);
+        }
+    }
+    if (q < x->count) {
+        float *w_q = w0t + (int64_t)x->idx[q] * p1;
+        v8 s = splat(step * pixel(x, q));
+        for (int64_t c = lo; c < hi; c += LANES) store(w_q + c, load(w_q + c) - s * load(d + c));
+    }
+}
+
 /* Columns [lo, hi) of w^1 −= (η/m) δ^1 xᵀ: only the ink pixels' rows of w0t move. */
 INLINE void sparse_step(const pixels *x, float step, const float *restrict d, float *restrict w0t,
                         int64_t p1, int64_t lo, int64_t hi) {
+    if (p1 > WIDE) {
+        sparse_step_wide(x, step, d, w0t, p1, lo, hi);
+        return;
+    }
     int64_t c = lo;
     for (; c + 4 * LANES <= hi; c += 4 * LANES) sparse_step_block(x, step, d + c, w0t + c, p1, 4);
     for (; c + 2 * LANES <= hi; c += 2 * LANES) sparse_step_block(x, step, d + c, w0t + c, p1, 2);
