@@ -100,6 +100,19 @@ def test_saturated_neurons_and_tiny_batches():
 
 
 @needs_c
+def test_the_kernels_sigmoid_is_accurate():
+    """The kernel's float32 σ (a polynomial e^(−|z|), no libm) against numpy's, past the clip."""
+    from neuraldigits.activations import sigmoid
+
+    z = np.linspace(-100, 100, 100_003, dtype=np.float32)
+    np.testing.assert_allclose(ckernel.sigmoid(z), sigmoid(z), rtol=3e-7, atol=0)
+    special = np.array([0.0, -0.0, 80.0, -80.0, 1e30, -1e30, np.inf, -np.inf], np.float32)
+    np.testing.assert_allclose(ckernel.sigmoid(special), sigmoid(special), rtol=3e-7, atol=0)
+    assert ckernel.sigmoid(special)[[0, 1, 2, 4, 6]].tolist() == [0.5, 0.5, 1.0, 1.0, 1.0]
+    assert np.isnan(ckernel.sigmoid(np.array([np.nan], np.float32)))[0]
+
+
+@needs_c
 def test_mini_batch_larger_than_the_data():
     fast, _ = train([784, 8, 10], "c", n=23, m=50)
     ref, _ = train([784, 8, 10], "reference", n=23, m=50)

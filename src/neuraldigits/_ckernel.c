@@ -10,11 +10,12 @@
  *    being stored and reloaded after every write through another pointer.
  *  - z^1 = w^1 x + b^1 for a layer of up to 32 hidden neurons is held in
  *    registers (four 8-float vectors, two sets to hide the adds' latency)
- *    while the example's ink pixels stream past; wider layers go 32 at a time.
+ *    while the example's ink pixels stream past; wider layers stream several
+ *    pixels per pass over a row kept in the L1 cache.
  *  - Vectors are GCC/clang vector types, so no intrinsics and no ISA is
  *    assumed; the compiler maps them to whatever the build targets.
- *  - With the input layer split by columns, two or more threads share each
- *    mini-batch without changing a single rounding.
+ *  - With the input layer split by columns, two or more threads can share
+ *    each mini-batch without changing a single rounding.
  *
  * Layer l+1 is stored padded with zeros to a multiple of 8 neurons; padding
  * stays exactly zero, so it changes no sum.
@@ -564,6 +565,11 @@ ND_EXPORT int nd_sgd_batches(
 #endif
     aligned_free(scratch);
     return status;
+}
+
+/* a[:n] ← σ(a[:n]) for n a multiple of 8, exactly as the kernel computes σ (for tests). */
+ND_EXPORT void nd_sigmoid(float *a, int64_t n, float clip) {
+    for (int64_t i = 0; i + LANES <= n; i += LANES) store(a + i, sigmoid8(load(a + i), clip));
 }
 
 /* 1 if this CPU (and its operating system) runs AVX2 and FMA code, else 0. */

@@ -76,6 +76,8 @@ def _library() -> tuple[ctypes.CDLL, str] | None:
             chosen, variant = avx2, "AVX2+FMA"
     chosen.nd_sgd_batches.argtypes = _ARGTYPES
     chosen.nd_sgd_batches.restype = ctypes.c_int
+    chosen.nd_sigmoid.argtypes = [_P, _I, _F]
+    chosen.nd_sigmoid.restype = None
     return chosen, variant
 
 
@@ -112,6 +114,17 @@ def aligned_zeros(shape: tuple[int, ...]) -> NDArray[np.float32]:
     raw = np.zeros(count + 16, np.float32)
     start = (-raw.ctypes.data % 64) // 4
     return raw[start : start + count].reshape(shape)
+
+
+def sigmoid(z: NDArray[np.float32], clip: float = 80.0) -> NDArray[np.float32]:
+    """σ(z) as the kernel computes it (its own float32 e^(−|z|), no libm), for checking it."""
+    found = _library()
+    if found is None:
+        raise RuntimeError("the C kernel was not built (no C compiler when installing)")
+    a = aligned_zeros((padded(z.size),))
+    a[: z.size] = z.ravel()
+    found[0].nd_sigmoid(a.ctypes.data, a.size, ctypes.c_float(clip))
+    return a[: z.size].reshape(z.shape).copy()
 
 
 def _address(array: NDArray, dtype) -> int:

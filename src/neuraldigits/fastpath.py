@@ -7,7 +7,7 @@ order, same mini-batches, same equations — in one of three ways:
 
 * ``"c"``: a C kernel (:mod:`neuraldigits.ckernel`), built when the package is
   installed with a C compiler present; float32 networks.  It runs many
-  mini-batches per call, skips the input's zero pixels and shares each
+  mini-batches per call, skips the input's zero pixels and can share each
   mini-batch between threads.  The fastest.
 * ``"numba"``: the same loop compiled by numba (:mod:`neuraldigits.kernels`),
   float32 or float64.  Needs the ``fast`` extra (``pip install "neuraldigits[fast]"``).
@@ -119,7 +119,9 @@ class Trainer:
         _check_backend(backend, images, net.dtype)
         self.net, self.images, self.labels = net, images, labels
         self.m, self.eta, self.backend = int(mini_batch_size), float(eta), backend
-        self.threads = threads or ckernel.default_threads(net.sizes[1])
+        self.threads = 1
+        if backend == "c":
+            self.threads = threads or ckernel.default_threads(net.sizes[1])
         self._sparse: tuple[NDArray, NDArray, NDArray] | None = None
 
     def prepare(self) -> None:
