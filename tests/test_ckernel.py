@@ -152,18 +152,6 @@ def test_progress_and_interrupt():
     assert_same_network(nets["c"], nets["reference"], 2e-3, 2e-4)
 
 
-@needs_c
-def test_memory_mapped_images(tmp_path):
-    images, labels = digits(300, dtype=np.uint8)
-    path = tmp_path / "images.u8"
-    images.tofile(path)
-    mapped = np.memmap(path, dtype=np.uint8, mode="r", shape=images.shape)
-    a, b = Network([784, 12, 10], seed=3), Network([784, 12, 10], seed=3)
-    a.sgd((mapped, labels), 1, 7, 2.0, method="c")
-    b.sgd((images, labels), 1, 7, 2.0, method="reference")
-    assert_same_network(a, b, *TOLERANCE[np.float32])
-
-
 def test_refusals_name_the_reason(monkeypatch):
     images, labels = digits(20)
     if ckernel.available():

@@ -36,13 +36,14 @@ def test_uint8_images_equal_float_images(method):
     assert_same_network(from_bytes, from_floats, *TOLERANCE[np.float64])
 
 
-def test_memory_mapped_images(tmp_path):
+@pytest.mark.parametrize("method", ["fast", "numba", "numpy"])  # fast: C where it is built
+def test_memory_mapped_images(tmp_path, method):
     images, labels = digits(300, dtype=np.uint8)
     path = tmp_path / "images.u8"
     images.tofile(path)
     mapped = np.memmap(path, dtype=np.uint8, mode="r", shape=images.shape)
     a, b = Network([784, 12, 10], seed=3), Network([784, 12, 10], seed=3)
-    a.sgd((mapped, labels), 1, 7, 2.0)
+    a.sgd((mapped, labels), 1, 7, 2.0, method=method)
     b.sgd((images, labels), 1, 7, 2.0, method="reference")
     assert_same_network(a, b, *TOLERANCE[np.float32])
 
