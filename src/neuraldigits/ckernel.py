@@ -4,8 +4,8 @@ The same loop as the numba kernel (:mod:`neuraldigits.kernels`) — same maths,
 same order of examples — written in C, where the compiler knows that buffers
 do not overlap and keeps each example's hidden-layer sums in registers while
 its ink pixels stream past.  It can run on several threads
-(``$NEURALDIGITS_THREADS``), which split the hidden layer's columns, so the
-result does not depend on how many run.  setup.py builds it at install
+(``$NEURALDIGITS_THREADS``), which split the first hidden layer's columns, so
+the result does not depend on how many run.  setup.py builds it at install
 time when a C compiler is present (twice on x86-64: for any CPU, and for CPUs
 with AVX2 and FMA); it is called through :mod:`ctypes`.  Without it, training
 uses numba or numpy.
@@ -23,10 +23,11 @@ The arguments of :func:`sgd_batches`, in the kernel's layout:
 * ``widths`` (L,) int64, the neurons of layers 1…L; ``pads``, the same padded
   with zeros to multiples of :data:`LANES`.
 * ``w0t`` (n_in, pads[0]), the input layer's weights transposed;
-  ``weights[l]`` (pads[l], pads[l−1]) for l ≥ 1 (entry 0 unused);
+  ``weights[l]`` (widths[l], pads[l−1]) for l ≥ 1 (entry 0 unused);
   ``biases[l]`` (pads[l],).  C-contiguous float32, updated in place; the
   padding must be zero and stays zero.  :func:`aligned_zeros` makes arrays
-  whose rows never share a cache line between threads.
+  that start on a cache line, so that threads sharing w0t's rows by columns
+  share as few lines as the row width allows.
 """
 
 from __future__ import annotations
