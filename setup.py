@@ -3,8 +3,9 @@
 Everything else about the package is in pyproject.toml.  The kernel is
 optional: with no compiler (or a failed build) pip still installs the package,
 and training uses numba or numpy instead (see neuraldigits.fastpath).  It is
-built twice, for any CPU and, on x86-64, for CPUs with AVX2 and FMA; the loader
-(neuraldigits.ckernel) picks the one the machine runs.
+plain C, called through ctypes, so Python's development headers are not needed.
+It is built twice, for any CPU and, on x86-64, for CPUs with AVX2 and FMA; the
+loader (neuraldigits.ckernel) picks the one the machine runs.
 """
 
 import platform

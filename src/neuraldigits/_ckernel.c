@@ -20,9 +20,8 @@
  * Layer l+1 is stored padded with zeros to a multiple of 8 neurons; padding
  * stays exactly zero, so it changes no sum.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
+/* No Python.h: the kernel is plain C called through ctypes, so it builds
+ * where a C compiler is but Python's development headers are not. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +44,6 @@
 /* This file is built twice (setup.py): as _ckernel for any CPU, and on x86-64
  * as _ckernel_avx2 (via _ckernel_avx2.c) with AVX2 and FMA; ckernel.py loads
  * the second where nd_cpu_runs_avx2 says the CPU can run it. */
-#ifndef ND_MODULE
-#define ND_MODULE _ckernel
-#endif
-#define ND_STR(x) #x
-#define ND_NAME(x) ND_STR(x)
-#define ND_CONCAT(a, b) a##b
-#define ND_INIT(name) ND_CONCAT(PyInit_, name)
 
 /* GCC notes that 32-byte vectors are passed differently with and without AVX;
  * every function taking one is inlined, so no such call exists. */
@@ -581,14 +573,3 @@ ND_EXPORT int nd_cpu_runs_avx2(void) {
     return 0;
 #endif
 }
-
-/* A module only so that setuptools builds (and pip installs) this file as an
- * extension; Python code reaches the functions above through ctypes. */
-static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT,
-    .m_name = ND_NAME(ND_MODULE),
-    .m_doc = "C SGD kernel for neuraldigits; loaded with ctypes by neuraldigits.ckernel.",
-    .m_size = -1,
-};
-
-PyMODINIT_FUNC ND_INIT(ND_MODULE)(void) { return PyModule_Create(&module); }
