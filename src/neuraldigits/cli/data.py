@@ -16,9 +16,11 @@ from ..download import (
     default_mirrors,
     download_mnist,
 )
-from ..errors import DataError
-from ..locations import DATA_ENV, data_search_path, default_data_dir
+from ..errors import DataError, NeuralDigitsError
+from ..locations import DATA_ENV, data_search_path, default_data_dir, default_model_path
 from ..mnist import FILES, find_files
+from ..modelfile import load
+from ..network import Dataset, Network
 from ..sample import locate_sample
 from .common import positive_float
 
@@ -149,6 +151,21 @@ def load_for_command(path: str | None, dtype: Any = np.float32) -> LoadedData:
     if data.notice:
         print(f"NOTICE: {data.notice}", file=sys.stderr, flush=True)
     return data
+
+
+def model_and_test_set(model: str | None, data: str | None) -> tuple[Network, Dataset]:
+    """A saved model (``--model``, else the default) and the test set it is scored on.
+
+    Refuses, in one line, a model whose input layer does not match the images.
+    """
+    net = load(model or default_model_path())
+    test = load_for_command(data).test
+    if test[0].shape[1] != net.sizes[0]:
+        raise NeuralDigitsError(
+            f"the model takes {net.sizes[0]} inputs but the data's images have "
+            f"{test[0].shape[1]} pixels"
+        )
+    return net, test
 
 
 def _progress_bars():

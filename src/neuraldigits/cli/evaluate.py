@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import NeuralDigitsError
-from ..locations import default_model_path
-from ..modelfile import load
 from .common import add_data_argument, add_model_argument
-from .data import load_for_command
+from .data import model_and_test_set
 
 HELP = "score a saved model on the MNIST test set"
 
@@ -19,13 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    net = load(args.model or default_model_path())
-    test = load_for_command(args.data).test
-    if test[0].shape[1] != net.sizes[0]:
-        raise NeuralDigitsError(
-            f"the model takes {net.sizes[0]} inputs but the data's images have "
-            f"{test[0].shape[1]} pixels"
-        )
+    net, test = model_and_test_set(args.model, args.data)
     score = net.score(test)
     print(f"{score.correct} / {score.total}  ({100 * score.accuracy:.2f} %)")
     return 0

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import NeuralDigitsError
-from ..locations import default_model_path
-from ..modelfile import load
 from ..plots import FORMATS, plot_model
 from .common import add_data_argument, add_model_argument
-from .data import load_for_command
+from .data import model_and_test_set
 
 HELP = "draw a saved model: learning curve, hidden neurons' weights, mistakes, confusion matrix"
 DESCRIPTION = (
@@ -42,13 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    net = load(args.model or default_model_path())
-    test = load_for_command(args.data).test
-    if test[0].shape[1] != net.sizes[0]:
-        raise NeuralDigitsError(
-            f"the model takes {net.sizes[0]} inputs but the data's images have "
-            f"{test[0].shape[1]} pixels"
-        )
+    net, test = model_and_test_set(args.model, args.data)
     if not net.metadata.get("history"):
         print("note: the model holds no training history; skipping the learning curve")
     for path in plot_model(net, test, args.out, args.format):
