@@ -102,11 +102,9 @@ def ours(
             trainer = None
         else:
             # Compiling (or loading the cached kernel) and listing the ink pixels happen
-            # once per training run; they are setup, not epoch time.
+            # once per training run, in prepare(); they are setup, not epoch time.
             backend = None if method == "fast" else method
             trainer = fastpath.Trainer(net, *training, m, eta, backend=backend, threads=threads)
-            warm = fastpath.Trainer(net.copy(), *training, m, eta, backend=trainer.backend)
-            warm.epoch(np.arange(min(50, len(training[1]))))
             trainer.prepare()
         setup = time.perf_counter() - start
 
