@@ -123,6 +123,7 @@ class Trainer:
         if backend == "c":
             self.threads = threads or ckernel.default_threads(net.sizes[1])
         self._sparse: tuple[NDArray, NDArray, NDArray] | None = None
+        self._labels: NDArray | None = None
 
     def prepare(self) -> None:
         """Do the once-per-run work now, so that no epoch's time includes it.
@@ -138,9 +139,10 @@ class Trainer:
         if self.backend == "c" and values.dtype == np.float64:
             values = values.astype(np.float32)
         self._sparse = indptr, indices, values
+        self._labels = np.ascontiguousarray(self.labels, dtype=np.int64)  # the kernels' type
         if self.backend == "numba":
             _numba_epoch(
-                compiled_kernels(), self.net, self._sparse, self.images.dtype, self.labels,
+                compiled_kernels(), self.net, self._sparse, self.images.dtype, self._labels,
                 np.empty(0, np.int64), self.m, self.eta, None,
             )  # fmt: skip
 
@@ -155,12 +157,12 @@ class Trainer:
         self.prepare()
         if self.backend == "c":
             _c_epoch(
-                self.net, self._sparse, self.images.dtype, self.labels, order, self.m,
+                self.net, self._sparse, self.images.dtype, self._labels, order, self.m,
                 self.eta, on_batch, self.threads,
             )  # fmt: skip
             return
         _numba_epoch(
-            compiled_kernels(), self.net, self._sparse, self.images.dtype, self.labels, order,
+            compiled_kernels(), self.net, self._sparse, self.images.dtype, self._labels, order,
             self.m, self.eta, on_batch,
         )  # fmt: skip
 
@@ -206,7 +208,6 @@ def _copy_back(net: Network, w0t: NDArray, weights: list, biases: list) -> None:
 
 def _c_epoch(net, sparse, image_dtype, labels, order, m, eta, on_batch, threads) -> None:
     n = len(order)
-    labels = np.ascontiguousarray(labels, dtype=np.int64)
     order = np.ascontiguousarray(order, dtype=np.int64)
     widths, pads, w0t, weights, biases = _kernel_layout(net, ckernel.padded, ckernel.aligned_zeros)
     step, last_step = eta / m, eta / (n % m or m)  # the last mini-batch may be smaller
@@ -227,7 +228,6 @@ def _c_epoch(net, sparse, image_dtype, labels, order, m, eta, on_batch, threads)
 def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_batch) -> None:
     dtype = net.dtype.type
     n = len(order)
-    labels = np.ascontiguousarray(labels, dtype=np.int64)
     order = np.ascontiguousarray(order, dtype=np.int64)
     widths, pads, w0t, weights, biases = _kernel_layout(
         net, kernels.padded, lambda shape: np.zeros(shape, dtype)
