@@ -18,8 +18,15 @@ import time
 
 import numpy as np
 
-from neuraldigits.bench import PEERS, Recipe, format_table, machine, matmul_gflops, run_peers
-from neuraldigits.mnist import load_mnist
+from neuraldigits.data.mnist import load_mnist
+from neuraldigits.training.bench import (
+    PEERS,
+    Recipe,
+    format_table,
+    machine,
+    matmul_gflops,
+    run_peers,
+)
 
 
 def main() -> None:

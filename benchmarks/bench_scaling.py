@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from neuraldigits import fastpath
-from neuraldigits.mnist import load_mnist
+from neuraldigits.data.mnist import load_mnist
 from neuraldigits.network import Network
+from neuraldigits.training import trainer as fastpath
 
 
 def epoch_seconds(sizes, training, epochs=3, seed=0, m=10, eta=3.0) -> float:

@@ -6,7 +6,7 @@ same with --augment and with --augment 3), then scores each on:
 * the MNIST test set (10,000 prepared digits);
 * MNIST test digits turned into "photos" (neuraldigits.photos: dark ink on uneven
   light paper with noise and a colour cast, scaled up 3–8×, off-centre; saved as
-  PNG, JPEG or transparent RGBA), read with neuraldigits.preprocess — and, for
+  PNG, JPEG or transparent RGBA), read with neuraldigits.images.preprocess — and, for
   comparison, read naively (shrunk to 28×28 as they are, the book's way);
 * digits drawn with a pen from hand-made stroke paths (neuraldigits.photos.draw_digit):
   never seen in any form during training.
@@ -23,18 +23,21 @@ from __future__ import annotations
 
 import argparse
 import io
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from neuraldigits import photos
 from neuraldigits.cli import main as digits
+from neuraldigits.data.mnist import load_mnist
 from neuraldigits.errors import ImageError
-from neuraldigits.mnist import load_mnist
+from neuraldigits.images.preprocess import preprocess
 from neuraldigits.modelfile import load
-from neuraldigits.preprocess import preprocess
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support import photos  # noqa: E402  (the tests' picture maker: not shipped in the library)
 
 
 def make_photos(test, count: int, rng: np.random.Generator) -> tuple[list[bytes], np.ndarray]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuraldigits.idx import write_idx
-from neuraldigits.mnist import FILES, load_mnist
+from neuraldigits.data.idx import write_idx
+from neuraldigits.data.mnist import FILES, load_mnist
 from neuraldigits.network import Network
 
 SKIP_REAL = (

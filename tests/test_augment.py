@@ -1,4 +1,4 @@
-"""neuraldigits.augment and `digits train --augment`."""
+"""neuraldigits.images.augment and `digits train --augment`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from neuraldigits import augment as aug
 from neuraldigits.cli import main
+from neuraldigits.images import augment as aug
 from neuraldigits.modelfile import load
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import synthetic_digits
 
-from neuraldigits import baselines
+from neuraldigits.book import baselines
 from neuraldigits.cli import main
 from neuraldigits.errors import NeuralDigitsError
 
@@ -17,7 +17,7 @@ def flat(n, seed):
 
 
 def test_average_darkness_matches_the_book_exactly_on_mnist(mnist_dir):
-    from neuraldigits.mnist import load_mnist
+    from neuraldigits.data.mnist import load_mnist
 
     # Raw bytes (exact integer sums) and the usual float32 pixels agree.
     for dtype in (np.uint8, np.float32):

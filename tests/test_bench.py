@@ -1,4 +1,4 @@
-"""`digits bench` and neuraldigits.bench: peers are timed, compared and reported."""
+"""`digits bench` and neuraldigits.training.bench: peers are timed, compared and reported."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import synthetic_digits
 
-from neuraldigits.bench import PEERS, Recipe, available, format_table, run_peers
 from neuraldigits.cli import main
+from neuraldigits.training.bench import PEERS, Recipe, available, format_table, run_peers
 
 
 def small_sets():

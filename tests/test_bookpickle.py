@@ -10,9 +10,9 @@ import struct
 import numpy as np
 import pytest
 
-from neuraldigits import bookpickle
-from neuraldigits.bookpickle import load_book_pickle
-from neuraldigits.datasets import load_data
+from neuraldigits.data import bookpickle
+from neuraldigits.data.bookpickle import load_book_pickle
+from neuraldigits.data.sources import load_data
 from neuraldigits.errors import DataError
 
 

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from neuraldigits.circuits import (
+from neuraldigits.book.circuits import (
     GATES,
     MAX_ADDER_BITS,
     Circuit,
@@ -25,9 +25,9 @@ from neuraldigits.circuits import (
     smallest_exact_scale,
     xor_gate,
 )
+from neuraldigits.book.perceptron import NAND, Perceptron
 from neuraldigits.cli import main
 from neuraldigits.errors import CircuitError
-from neuraldigits.perceptron import NAND, Perceptron
 
 # The smallest scale c, to 6 digits, at which the sigmoid 16-bit adder is exact on
 # SIXTEEN_BIT_PAIRS (found with smallest_exact_scale; reported in the README).

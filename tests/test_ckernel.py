@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from conftest import TOLERANCE, assert_same_network, digits, train
 
-from neuraldigits import ckernel, fastpath
 from neuraldigits.network import Network
+from neuraldigits.training import ckernel
+from neuraldigits.training import trainer as fastpath
 
 HAS_COMPILER = any(shutil.which(cc) for cc in ("cc", "gcc", "clang"))
 

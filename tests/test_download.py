@@ -15,7 +15,7 @@ import pytest
 from conftest import synthetic_digits, write_mnist_dir
 
 from neuraldigits.cli import main
-from neuraldigits.download import (
+from neuraldigits.data.download import (
     MIRRORS,
     OFFICIAL,
     DownloadError,
@@ -24,8 +24,8 @@ from neuraldigits.download import (
     default_mirrors,
     download_mnist,
 )
-from neuraldigits.idx import write_idx
-from neuraldigits.mnist import FILES, load_mnist
+from neuraldigits.data.idx import write_idx
+from neuraldigits.data.mnist import FILES, load_mnist
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from neuraldigits.activations import sigmoid
+from neuraldigits.book.experiments import EXPERIMENTS, gd_vs_sgd, output_encoding
+from neuraldigits.book.plots import pixel_size
 from neuraldigits.cli import main
-from neuraldigits.experiments import EXPERIMENTS, gd_vs_sgd, output_encoding
 from neuraldigits.network import Network
-from neuraldigits.plots import pixel_size
 
 
 def flat(n, seed):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import TOLERANCE, assert_same_network, digits, train
 
-from neuraldigits import fastpath
 from neuraldigits.network import Network
+from neuraldigits.training import trainer as fastpath
 
 numba = pytest.importorskip("numba", reason="the compiled path needs the `fast` extra (numba)")
 
@@ -123,7 +123,7 @@ def test_interrupt_leaves_a_consistent_network():
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_sparse_rows_lists_every_nonzero_pixel(monkeypatch, dtype):
-    from neuraldigits import sparse
+    from neuraldigits.training import sparse
 
     monkeypatch.setattr(sparse, "_CHUNK_ROWS", 7)  # rows split over several chunks
     images, _ = digits(40, dtype=dtype)
@@ -174,7 +174,7 @@ def test_a_custom_step_is_respected():
 def test_float32_exp_and_sigmoid_layer_are_accurate():
     """The kernel's own float32 e^(−u) (vectorisable, no libm) matches the true value."""
     from neuraldigits.activations import sigmoid
-    from neuraldigits.kernels import _sigmoid_layer, exp_neg
+    from neuraldigits.training.numba_kernel import _sigmoid_layer, exp_neg
 
     @numba.njit
     def exp_neg_all(u, out):

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from neuraldigits.data.idx import MAX_DATA_BYTES, read_idx, write_idx
 from neuraldigits.errors import DataError
-from neuraldigits.idx import MAX_DATA_BYTES, read_idx, write_idx
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -144,7 +144,7 @@ def test_valid_files_round_trip(tmp_path):
 
 
 def test_an_empty_image_file_is_refused_with_the_loaders_error(tmp_path):
-    from neuraldigits.mnist import load_idx_pair
+    from neuraldigits.data.mnist import load_idx_pair
 
     write_idx(tmp_path / "images", np.zeros((0, 28, 28), dtype=np.uint8))
     write_idx(tmp_path / "labels", np.zeros((0,), dtype=np.uint8))

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from conftest import write_mnist_dir
 
+from neuraldigits.data.idx import read_idx, write_idx
+from neuraldigits.data.mnist import FILES, load_mnist, locate
 from neuraldigits.errors import DataError
-from neuraldigits.idx import read_idx, write_idx
-from neuraldigits.mnist import FILES, load_mnist, locate
 
 
 def test_synthetic_directory_loads_with_a_proportional_split(tiny_mnist_dir):

@@ -142,7 +142,7 @@ def test_each_example_is_used_once_per_epoch_with_a_smaller_last_batch(monkeypat
 
 
 def test_deeper_networks_train(tiny_mnist_dir):
-    from neuraldigits.mnist import load_mnist
+    from neuraldigits.data.mnist import load_mnist
 
     training, validation, test = load_mnist(tiny_mnist_dir)
     net = Network([784, 100, 30, 10], seed=0)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from neuraldigits.circuits import GATES
+from neuraldigits.book.circuits import GATES
+from neuraldigits.book.perceptron import NAND, Learning, Perceptron, learn
 from neuraldigits.errors import CircuitError, NeuralDigitsError
-from neuraldigits.perceptron import NAND, Learning, Perceptron, learn
 
 BITS2 = np.array(list(itertools.product([0, 1], repeat=2)))  # 00, 01, 10, 11
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import synthetic_digits
 from PIL import Image
 
-from neuraldigits import plots
+from neuraldigits.book import plots
 from neuraldigits.cli import main
 from neuraldigits.errors import NeuralDigitsError
 from neuraldigits.modelfile import save

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from neuraldigits import photos
+from support import photos
 from neuraldigits.cli import main
 from neuraldigits.cli.predict import split_model
+from neuraldigits.images.preprocess import preprocess
+from neuraldigits.images.showinput import CELL, GAP
 from neuraldigits.modelfile import save
 from neuraldigits.network import Network
-from neuraldigits.preprocess import preprocess
-from neuraldigits.showinput import CELL, GAP
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""neuraldigits.preprocess: any picture of a digit → the MNIST-style 28×28 input."""
+"""neuraldigits.images.preprocess: any picture of a digit → the MNIST-style 28×28 input."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from neuraldigits import photos
+from support import photos
 from neuraldigits.cli import main
 from neuraldigits.errors import ImageError
+from neuraldigits.images.preprocess import BOX, FRAME, MAX_PIXELS, Prepared, load_image, preprocess
 from neuraldigits.modelfile import save
 from neuraldigits.network import Network
-from neuraldigits.preprocess import BOX, FRAME, MAX_PIXELS, Prepared, load_image, preprocess
 
 
 def seven(size: int = 200, *, ink: int = 30, paper: int = 220, offset=(0, 0), width=None):

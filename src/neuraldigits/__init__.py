@@ -1,11 +1,24 @@
-"""neuraldigits: chapter 1 of Nielsen's *Neural Networks and Deep Learning*, done properly."""
+"""neuraldigits: chapter 1 of Nielsen's *Neural Networks and Deep Learning*, done properly.
 
-__version__ = "0.1.0"
+The tree reads as a table of contents, from the bottom layer up:
 
-from .activations import sigmoid, sigmoid_prime  # noqa: E402
-from .mnist import load_mnist  # noqa: E402
-from .modelfile import load, save  # noqa: E402
-from .network import EpochResult, Network, Score  # noqa: E402
+* the core, here: :mod:`.network` (the book's Network), :mod:`.activations`,
+  :mod:`.costs`, :mod:`.modelfile` (models as .npz + JSON), :mod:`.atomic`,
+  :mod:`.errors`, :mod:`.locations`, :mod:`.geometry`, :mod:`.version`;
+* :mod:`.data` (MNIST and where it comes from), :mod:`.training` (the fast
+  paths), :mod:`.images` (pictures in, distortions out) and :mod:`.book`
+  (perceptrons, circuits, baselines, the chapter's experiments and plots);
+* :mod:`.cli` and :mod:`.web` at the top.
+
+A layer imports only the layers below it (``lint-imports`` checks this).
+"""
+
+from . import training  # noqa: F401  (adds the fast paths to Network.sgd's methods)
+from .activations import sigmoid, sigmoid_prime
+from .data.mnist import load_mnist
+from .modelfile import load, save
+from .network import EpochResult, Network, Score
+from .version import __version__
 
 __all__ = [
     "EpochResult",

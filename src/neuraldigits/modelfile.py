@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
 from .atomic import atomic_write
 from .costs import COSTS
 from .errors import ModelFileError
 from .network import Network
+from .version import __version__
 
 FORMAT = "neuraldigits-model"
 FORMAT_VERSION = 1

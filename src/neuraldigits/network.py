@@ -17,24 +17,21 @@ one row per example, and labels (N,) integer class numbers.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from threadpoolctl import ThreadpoolController
 
-from . import fastpath
 from .activations import sigmoid
 from .costs import COSTS
 
 Dataset = tuple[NDArray, NDArray]
 """``(images, labels)``: images (N, n_in) floats in [0, 1] (or uint8 0–255), labels (N,) ints."""
-
-# How Network.sgd may compute an epoch (see its docstring).
-METHODS = ("fast", "c", "numba", "numpy", "reference")
 
 # Rows per chunk when evaluating a large set, to bound memory for wide layers.
 _EVAL_CHUNK = 10_000
@@ -186,9 +183,16 @@ class Network:
         w → w − (η/m) Σ_x ∂C_x/∂w,  b → b − (η/m) Σ_x ∂C_x/∂b.
         """
         images, labels = mini_batch
-        m = len(labels)
         nabla_b, nabla_w = self.backprop(images.T, self.one_hot(labels).T)
-        step = self.dtype.type(eta / m)
+        self.step(nabla_b, nabla_w, eta, len(labels))
+
+    def step(self, nabla_b: list[NDArray], nabla_w: list[NDArray], eta: float, m: int) -> None:
+        """Gradient descent on a gradient summed over m examples (``backprop``'s output).
+
+        w → w − (η/m) nabla_w,  b → b − (η/m) nabla_b: the step is divided by the
+        number of examples summed, so a smaller last mini-batch steps by η/m′.
+        """
+        step = self.dtype.type(step_size(eta, m))
         for w, nw in zip(self.weights, nabla_w):
             w -= step * nw
         for b, nb in zip(self.biases, nabla_b):
@@ -221,13 +225,13 @@ class Network:
 
         ``method`` chooses how each epoch is computed, never what: "reference"
         is :meth:`update_mini_batch` per mini-batch, as in the book; "fast" (the
-        default) is :mod:`neuraldigits.fastpath` with its fastest backend here:
+        default) is :mod:`neuraldigits.training` with its fastest backend here:
         the C kernel built at install ("c", float32), else numba ("numba"),
         else vectorised numpy ("numpy").  All give the same history from the
         same seed, to float rounding; the fast paths call ``on_batch`` per
-        chunk of mini-batches rather than per mini-batch.
-        "fast" uses the reference path when ``backprop`` or ``update_mini_batch``
-        has been overridden, or the cost is not quadratic.
+        chunk of mini-batches rather than per mini-batch.  "fast" uses the
+        reference path when ``backprop``, ``update_mini_batch`` or ``step`` has
+        been overridden, or the cost is not quadratic.
         """
         images, labels = self.check_dataset(training_data, "training_data")
         if test_data is not None:
@@ -239,39 +243,16 @@ class Network:
                 "need epochs ≥ 0, mini_batch_size ≥ 1 and eta > 0; got "
                 f"epochs={epochs}, mini_batch_size={mini_batch_size}, eta={eta}"
             )
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+        if method not in EPOCH_METHODS:
+            raise ValueError(f"unknown method {method!r}; known: {', '.join(EPOCH_METHODS)}")
         rng = self.rng if rng is None else rng
-        n = len(labels)
-        if method == "fast" and not self._has_book_step():
-            method = "reference"  # a custom cost or step: only the reference path knows it
-        if method != "reference":
-            if self.cost.name != "quadratic":
-                raise ValueError(f'method "{method}" implements the quadratic cost only')
-            trainer = fastpath.Trainer(
-                self, images, labels, mini_batch_size, eta, None if method == "fast" else method
-            )
-            trainer.prepare()  # one-off work (compiling, indexing) is no epoch's time
+        epochs_by = EPOCH_METHODS[method](self, images, labels, int(mini_batch_size), eta)
         history = []
-        # Scoring between epochs uses one BLAS thread: OpenBLAS's idle threads spin
-        # for ~0.1 s after a call, on the very cores the next epoch's kernel uses
-        # (measured: 0.05 s epochs became 0.10–0.14 s), and scoring 10,000 images
-        # is no slower on one thread.
-        blas = ThreadpoolController()
         for epoch in range(int(epochs)):
             start = time.perf_counter()
-            order = rng.permutation(n)
-            if method == "reference":
-                for k in range(0, n, mini_batch_size):
-                    idx = order[k : k + mini_batch_size]
-                    # Gathering copies only these m rows, never the whole data set.
-                    self.update_mini_batch((images[idx], labels[idx]), eta)
-                    if on_batch is not None:
-                        on_batch(len(idx))
-            else:
-                trainer.epoch(order, on_batch)
+            epochs_by.epoch(rng.permutation(len(labels)), on_batch)
             seconds = time.perf_counter() - start
-            with blas.limit(limits=1, user_api="blas"):
+            with epochs_by.scoring():
                 result = EpochResult(
                     epoch=epoch,
                     seconds=seconds,
@@ -282,14 +263,6 @@ class Network:
             if callback is not None:
                 callback(result)
         return history
-
-    def _has_book_step(self) -> bool:
-        """True unless a subclass or instance replaced backprop/update_mini_batch, or the
-        cost is not the quadratic one: the fast paths compute exactly the book's step."""
-        return self.cost.name == "quadratic" and all(
-            getattr(type(self), name) is getattr(Network, name) and name not in self.__dict__
-            for name in ("backprop", "update_mini_batch")
-        )
 
     # ------------------------------------------------------------------ evaluation
 
@@ -365,3 +338,66 @@ class Network:
         other.biases = [b.copy() for b in self.biases]
         other.metadata = dict(self.metadata)
         return other
+
+
+# ---------------------------------------------------------------------- how sgd runs an epoch
+
+
+def step_size(eta: float, m: int) -> float:
+    """η/m, the step for a gradient summed over m examples: the book's update rule."""
+    return eta / m
+
+
+def mini_batch_steps(n: int, mini_batch_size: int, eta: float) -> tuple[float, float]:
+    """η/m for an epoch's full mini-batches, and η/m′ for its last one.
+
+    An epoch of n examples in mini-batches of m ends with one of m′ = n mod m
+    examples when m does not divide n; every step is divided by its own
+    mini-batch's size, as :meth:`Network.step` does.
+    """
+    last = n % mini_batch_size or mini_batch_size
+    return step_size(eta, mini_batch_size), step_size(eta, last)
+
+
+class EpochRunner(Protocol):
+    """How :meth:`Network.sgd` computes its epochs, for one network and training set.
+
+    ``epoch(order, on_batch)`` runs the mini-batches ``order[k : k + m]`` in turn,
+    calling ``on_batch(count)`` as examples are done; ``scoring()`` is the
+    context in which sgd scores the network between epochs.
+    """
+
+    def epoch(self, order: NDArray, on_batch: Callable[[int], None] | None) -> None: ...
+
+    def scoring(self) -> AbstractContextManager[object]: ...
+
+
+EpochMethod = Callable[[Network, NDArray, NDArray, int, float], EpochRunner]
+"""Makes an :class:`EpochRunner` from ``(net, images, labels, mini_batch_size, eta)``."""
+
+
+class BookEpochs:
+    """The book's epoch: :meth:`Network.update_mini_batch` on each mini-batch in turn."""
+
+    def __init__(
+        self, net: Network, images: NDArray, labels: NDArray, mini_batch_size: int, eta: float
+    ) -> None:
+        self.net, self.images, self.labels = net, images, labels
+        self.m, self.eta = mini_batch_size, eta
+
+    def epoch(self, order: NDArray, on_batch: Callable[[int], None] | None = None) -> None:
+        for k in range(0, len(order), self.m):
+            idx = order[k : k + self.m]
+            # Gathering copies only these m rows, never the whole data set.
+            self.net.update_mini_batch((self.images[idx], self.labels[idx]), self.eta)
+            if on_batch is not None:
+                on_batch(len(idx))
+
+    def scoring(self) -> AbstractContextManager[object]:
+        return contextlib.nullcontext()
+
+
+EPOCH_METHODS: dict[str, EpochMethod] = {"reference": BookEpochs}
+"""The ways sgd's ``method`` may name, by name.  This module knows only the book's;
+:mod:`neuraldigits.training`, a layer above (it builds on :class:`Network`), adds
+the fast ones ("fast", "c", "numba", "numpy") when the package is imported."""

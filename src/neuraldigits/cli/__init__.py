@@ -11,8 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
 from ..errors import NeuralDigitsError
+from ..version import __version__
 from . import (
     add,
     baselines,

@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from ..circuits import MAX_ADDER_BITS, adder, adder_inputs, decode_bits, read_bits
+from ..book.circuits import MAX_ADDER_BITS, adder, adder_inputs, decode_bits, read_bits
 from ..errors import CircuitError
 from .common import non_negative_int, positive_float
 

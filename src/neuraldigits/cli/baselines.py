@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import baselines
+from ..book import baselines
 from .common import add_data_argument
 from .data import load_for_command
 

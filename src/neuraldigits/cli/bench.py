@@ -6,8 +6,16 @@ import argparse
 
 import numpy as np
 
-from ..bench import PEERS, Recipe, available, format_table, machine, matmul_gflops, run_peers
 from ..errors import NeuralDigitsError
+from ..training.bench import (
+    PEERS,
+    Recipe,
+    available,
+    format_table,
+    machine,
+    matmul_gflops,
+    run_peers,
+)
 from .common import add_data_argument, positive_int
 from .data import load_for_command
 

@@ -9,19 +9,19 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets import LoadedData, load_data
-from ..download import (
+from ..data.download import (
     MIRRORS_ENV,
     check_file,
     default_mirrors,
     download_mnist,
 )
+from ..data.mnist import FILES, find_files
+from ..data.sample import locate_sample
+from ..data.sources import LoadedData, load_data
 from ..errors import DataError, NeuralDigitsError
 from ..locations import DATA_ENV, data_search_path, default_data_dir, default_model_path
-from ..mnist import FILES, find_files
 from ..modelfile import load
 from ..network import Dataset, Network
-from ..sample import locate_sample
 from .common import positive_float
 
 HELP = "download MNIST (verified) or show where data is looked for"
@@ -140,7 +140,7 @@ def load_for_command(path: str | None, dtype: Any = np.float32) -> LoadedData:
     """:func:`load_data` with the CLI's progress bar and messages; notices go to stderr.
 
     Every subcommand that takes ``--data`` loads through here, so they all look
-    for data the same way (see :func:`~neuraldigits.datasets.load_data`).
+    for data the same way (see :func:`~neuraldigits.data.sources.load_data`).
     """
     data = load_data(
         path,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..experiments import gd_vs_sgd, output_encoding
+from ..book.experiments import gd_vs_sgd, output_encoding
 from .common import add_data_argument, positive_float, positive_int
 from .data import load_for_command
 
@@ -118,8 +118,8 @@ def _run_output_encoding(args: argparse.Namespace) -> int:
 
 
 def _run_gd_vs_sgd(args: argparse.Namespace) -> int:
-    from ..plots import gd_vs_sgd as figure
-    from ..plots import save_figure
+    from ..book.plots import gd_vs_sgd as figure
+    from ..book.plots import save_figure
 
     data = load_for_command(args.data)
     training, test = data.training, data.test

@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from ..circuits import GATES, Circuit
+from ..book.circuits import GATES, Circuit
 from .add import below_half
 from .common import positive_float
 

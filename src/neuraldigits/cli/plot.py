@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..plots import FORMATS, plot_model
+from ..book.plots import FORMATS, plot_model
 from .common import add_data_argument, add_model_argument
 from .data import model_and_test_set
 

@@ -129,8 +129,8 @@ def run(args: argparse.Namespace) -> int:
 def _image_tools():
     """The picture functions, which need the `images` extra (Pillow, SciPy)."""
     try:
-        from ..preprocess import preprocess
-        from ..showinput import save_comparison
+        from ..images.preprocess import preprocess
+        from ..images.showinput import save_comparison
     except ImportError as e:
         raise NeuralDigitsError(
             f"digits predict needs Pillow and SciPy ({e}); install them with "

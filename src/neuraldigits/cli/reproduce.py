@@ -6,8 +6,8 @@ import argparse
 import shlex
 
 from ..atomic import atomic_write
-from ..reproduce import run as reproduce
-from ..reproduce import table, to_markdown
+from ..book.reproduce import run as reproduce
+from ..book.reproduce import table, to_markdown
 from .common import add_data_argument, positive_int
 from .data import load_for_command
 
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.plots is not None:
-        from ..plots import require_matplotlib
+        from ..book.plots import require_matplotlib
 
         require_matplotlib()  # fail now, not after an hour
     data = load_for_command(args.data)
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             f.write(to_markdown(result, command))
         print(f"\nWrote {args.out}")
     if args.plots is not None:
-        from ..plots import plot_model
+        from ..book.plots import plot_model
 
         for path in plot_model(result.best_net30, test, args.plots, formats=("png",)):
             print(path)

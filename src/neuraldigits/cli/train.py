@@ -216,13 +216,13 @@ class _EpochBar:
 
 
 def _augment(training, copies: int, seed: int):
-    """The training set plus ``copies`` distorted copies (see :mod:`neuraldigits.augment`)."""
+    """The training set plus ``copies`` distorted copies (:mod:`neuraldigits.images.augment`)."""
     if training[0].shape[1] != 28 * 28:
         raise NeuralDigitsError(
             f"--augment distorts 28×28 images, but these have {training[0].shape[1]} pixels"
         )
     try:
-        from ..augment import augmented
+        from ..images.augment import augmented
     except ImportError as e:
         raise NeuralDigitsError(
             f"--augment needs SciPy ({e}); install it with pip install 'neuraldigits[images]'"

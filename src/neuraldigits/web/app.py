@@ -9,7 +9,7 @@ Routes (``create_app(net)`` builds them):
 * ``GET /api/hidden/{j}``    weight picture of first-hidden-layer neuron j
 * ``GET /openapi.json``      the API's schema
 
-A PNG goes through :func:`neuraldigits.preprocess.preprocess`, the same
+A PNG goes through :func:`neuraldigits.images.preprocess.preprocess`, the same
 preprocessing as ``digits predict``.  Bad requests get a 4xx with a message
 that says what was expected, never a 500.  Request bodies are capped, and so
 are a PNG's declared dimensions (checked from its header before decoding), so
@@ -33,10 +33,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from .. import __version__
 from ..errors import ImageError, NeuralDigitsError
+from ..images.preprocess import preprocess
 from ..network import Network
-from ..preprocess import preprocess
+from ..version import __version__
 from .reading import read, weight_picture
 
 PIXELS = 784  # 28 × 28, what preprocessing produces

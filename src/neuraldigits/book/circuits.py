@@ -2,7 +2,7 @@
 
 A :class:`Circuit` has named inputs, units and named outputs.  Each unit is a
 perceptron reading earlier signals (inputs or other units); in the circuits
-built here every unit is the same :data:`~neuraldigits.perceptron.NAND`
+built here every unit is the same :data:`~neuraldigits.book.perceptron.NAND`
 perceptron (weights −2, −2, bias 3).  The circuit is a feedforward network: a
 unit's *depth* is one more than the deepest signal it reads, units of equal
 depth form a layer, and evaluation runs layer by layer over a whole batch of
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import CircuitError
+from ..errors import CircuitError
 from .perceptron import NAND, Perceptron, positive_number, scaled_sigmoid
 
 # Columns (input rows) evaluated at a time: bounds memory for big batches.

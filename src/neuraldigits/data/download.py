@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from . import __version__
-from .atomic import atomic_write
-from .errors import DataError
+from ..atomic import atomic_write
+from ..errors import DataError
+from ..locations import default_data_dir
+from ..version import __version__
 from .idx import UBYTE, read_idx
-from .locations import default_data_dir
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ the book's m = 10 it spends most of its time in Python and in allocating small
 arrays, not in arithmetic.  This module runs the *same* epoch — same shuffled
 order, same mini-batches, same equations — in one of three ways:
 
-* ``"c"``: a C kernel (:mod:`neuraldigits.ckernel`), built when the package is
+* ``"c"``: a C kernel (:mod:`neuraldigits.training.ckernel`), built when the package is
   installed with a C compiler present; float32 networks.  It runs many
   mini-batches per call, skips the input's zero pixels and can share each
   mini-batch between threads.  The fastest.
-* ``"numba"``: the same loop compiled by numba (:mod:`neuraldigits.kernels`),
+* ``"numba"``: the same loop compiled by numba (:mod:`neuraldigits.training.numba_kernel`),
   float32 or float64.  Needs the ``fast`` extra (``pip install "neuraldigits[fast]"``).
 * ``"numpy"``: vectorised numpy over each mini-batch with preallocated buffers;
   the fallback when neither is there.
@@ -24,18 +24,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import ModuleType
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import ThreadpoolController
 
+from ..activations import _CLIP, sigmoid
+from ..network import Network, mini_batch_steps
 from . import ckernel
-from .activations import _CLIP, sigmoid
 from .sparse import sparse_rows
-
-if TYPE_CHECKING:
-    from .network import Network
 
 # Examples per compiled call when someone wants progress reports (on_batch):
 # small enough for a smooth progress bar, large enough that the calls are free.
@@ -54,7 +53,7 @@ _KERNEL_MAX_INPUTS = np.iinfo(np.uint16).max
 def compiled_kernels() -> ModuleType | None:
     """The numba kernels module, or None when numba is not installed."""
     try:
-        from . import kernels
+        from . import numba_kernel as kernels
     except ImportError:
         return None
     return kernels
@@ -100,7 +99,7 @@ class Trainer:
     the mini-batches ``order[k : k + m]`` of a given permutation, stepping by
     η/(the mini-batch's size) exactly as the reference path does.  ``backend``
     is "c", "numba", "numpy" or None (the fastest available).  ``threads``
-    (C backend only; None: :func:`neuraldigits.ckernel.default_threads`) never
+    (C backend only; None: :func:`neuraldigits.training.ckernel.default_threads`) never
     changes the result.  Work that does not change between epochs (finding the
     images' ink pixels, compiling) is done once, by :meth:`prepare`.
     """
@@ -124,6 +123,7 @@ class Trainer:
             self.threads = threads or ckernel.default_threads(net.sizes[1])
         self._sparse: tuple[NDArray, NDArray, NDArray] | None = None
         self._labels: NDArray | None = None
+        self._blas: ThreadpoolController | None = None
 
     def prepare(self) -> None:
         """Do the once-per-run work now, so that no epoch's time includes it.
@@ -145,6 +145,17 @@ class Trainer:
                 compiled_kernels(), self.net, self._sparse, self.images.dtype, self._labels,
                 np.empty(0, np.int64), self.m, self.eta, None,
             )  # fmt: skip
+
+    def scoring(self) -> AbstractContextManager[object]:
+        """The context for scoring the network between epochs: BLAS on one thread.
+
+        OpenBLAS's idle threads spin for ~0.1 s after a call, on the very cores
+        the next epoch's kernel uses (measured: 0.05 s epochs became 0.10–0.14 s),
+        and scoring 10,000 images is no slower on one thread.
+        """
+        if self._blas is None:
+            self._blas = ThreadpoolController()  # finds the BLAS libraries: once per run
+        return self._blas.limit(limits=1, user_api="blas")
 
     def epoch(self, order: NDArray, on_batch: Callable[[int], None] | None = None) -> None:
         """One pass over the examples ``order`` (usually a permutation of range(N)).
@@ -210,7 +221,7 @@ def _c_epoch(net, sparse, image_dtype, labels, order, m, eta, on_batch, threads)
     n = len(order)
     order = np.ascontiguousarray(order, dtype=np.int64)
     widths, pads, w0t, weights, biases = _kernel_layout(net, ckernel.padded, ckernel.aligned_zeros)
-    step, last_step = eta / m, eta / (n % m or m)  # the last mini-batch may be smaller
+    step, last_step = mini_batch_steps(n, m, eta)
     scale = 1 / 255 if image_dtype == np.uint8 else 1.0
     try:
         for start, stop in _chunks(n, m, on_batch):
@@ -234,9 +245,10 @@ def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_ba
     )
     acts = tuple(np.zeros((m, size), dtype) for size in pads)
     deltas = tuple(np.zeros((m, size), dtype) for size in pads)
+    step, last_step = mini_batch_steps(n, m, eta)
     scalars = (
-        dtype(eta / m),
-        dtype(eta / (n % m or m)),  # the last mini-batch may be smaller
+        dtype(step),
+        dtype(last_step),
         dtype(1 / 255) if image_dtype == np.uint8 else dtype(1),
         dtype(1),
         dtype(_CLIP[net.dtype]),
@@ -258,6 +270,7 @@ def _numpy_epoch(net, images, labels, order, m, eta, on_batch) -> None:
     """The reference maths with rows as examples, buffers reused across mini-batches."""
     dtype = net.dtype
     n = len(order)
+    steps = mini_batch_steps(n, m, eta)
     raw = np.empty((m, images.shape[1]), images.dtype)  # gathered rows, as stored
     x = np.empty((m, images.shape[1]), dtype)
     y = np.empty((m, net.sizes[-1]), dtype)
@@ -271,7 +284,7 @@ def _numpy_epoch(net, images, labels, order, m, eta, on_batch) -> None:
             x[:mb] = raw[:mb]
         y[:mb] = 0
         y[np.arange(mb), labels[idx]] = 1
-        _numpy_step(net, x[:mb], y[:mb], dtype.type(eta / mb))
+        _numpy_step(net, x[:mb], y[:mb], dtype.type(steps[mb < m]))
         if on_batch is not None:
             on_batch(mb)
 

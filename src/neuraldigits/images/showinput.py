@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .atomic import atomic_write
-from .errors import ImageError
+from ..atomic import atomic_write
+from ..errors import ImageError
 from .preprocess import FRAME, Prepared
 
 CELL = 140  # each panel is CELL × CELL pixels; the 28×28 input is magnified 5×

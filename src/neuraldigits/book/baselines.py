@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import NeuralDigitsError
+from ..errors import NeuralDigitsError
+from ..network import Dataset
 
-Dataset = tuple[NDArray, NDArray]
 NUM_CLASSES = 10
 
 # libsvm's kernel cache in MB.  A computational setting, not a model one: it

@@ -12,7 +12,7 @@ by overhead, not arithmetic:
   weight step w^1 → w^1 − (η/m) Σ_x δ^1 xᵀ touches only those pixels' columns.
   For this the input layer's weights are kept transposed, ``w0t`` (n_in, n_1),
   so each pixel's column is one contiguous vector.
-* **Ink pixels found once.**  :func:`neuraldigits.sparse.sparse_rows` lists
+* **Ink pixels found once.**  :func:`neuraldigits.training.sparse.sparse_rows` lists
   each image's nonzero pixels (CSR form: 3 bytes per MNIST ink pixel) once per
   training run, not once per epoch.
 * **Preallocated buffers** for activations and deltas.
@@ -220,7 +220,7 @@ def sgd_batches(
 ):
     """Run the mini-batches of ``order`` that begin at ``start``, ``start + m``, ... < ``stop``.
 
-    The images come as :func:`neuraldigits.sparse.sparse_rows` of (N, n_0) images; labels (N,)
+    The images come as :func:`.sparse.sparse_rows` of (N, n_0) images; labels (N,)
     ints; order (N,) the epoch's permutation.  ``step`` = η/m, and
     ``last_step`` = η/m' for a final, smaller mini-batch of m' examples.
     Pixels are multiplied by ``scale`` (1/255 for uint8, else 1); ``one`` and

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import DataError
+from ..errors import DataError
 
 GZIP_SIGNATURE = b"\x1f\x8b"
 LFS_SIGNATURE = b"version https://git-lfs"
@@ -117,7 +117,7 @@ def _read_exactly(f, n: int, path: Path, what: str) -> bytes:
 
 def write_idx(path: str | os.PathLike[str], array: NDArray, *, compress: bool = False) -> Path:
     """Write a uint8 array as an IDX file (gzipped if ``compress``), atomically."""
-    from .atomic import atomic_write
+    from ..atomic import atomic_write
 
     array = np.ascontiguousarray(array)
     if array.dtype != np.uint8 or not 1 <= array.ndim <= 255:

@@ -6,7 +6,7 @@ Chapter 1 starts here.  A perceptron with weights w and bias b outputs
 
 for real inputs x.  With weights (−2, −2) and bias 3 it is a NAND gate (see
 :data:`NAND`), and NAND is universal, so networks of perceptrons can compute any
-logical function (:mod:`neuraldigits.circuits`).
+logical function (:mod:`neuraldigits.book.circuits`).
 
 Replacing the step by σ gives the sigmoid neuron, σ(w·x + b); multiplying w and b
 by c > 0 and letting c → ∞ turns it back into the perceptron wherever
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .activations import sigmoid
-from .errors import CircuitError
+from ..activations import sigmoid
+from ..errors import CircuitError
 
 
 def _finite_floats(value: ArrayLike, what: str) -> NDArray[np.float64]:

@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DataError
+from ..locations import data_search_path, default_data_dir
+from ..network import Dataset
 from .bookpickle import load_book_pickle
 from .download import DownloadError, Log, Progress, download_mnist
-from .errors import DataError
-from .locations import data_search_path, default_data_dir
-from .mnist import Dataset, find_files, load_mnist
+from .mnist import find_files, load_mnist
 from .sample import load_sample, locate_sample
 
 

@@ -1,7 +1,7 @@
 """Randomly distorted copies of training digits, so a network learns to read real ones.
 
 MNIST's digits are all prepared the same way, so a network trained on them alone
-learns that exact look.  Real pictures, even after :mod:`neuraldigits.preprocess`,
+learns that exact look.  Real pictures, even after :mod:`neuraldigits.images.preprocess`,
 differ a little: the digit sits a pixel or two off, leans or is sized differently,
 and is written with a thinner or thicker pen.  Training on copies distorted in
 those ways (Simard, Steinkraus and Platt 2003, "Best practices for convolutional

@@ -25,9 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ..network import Network
+from ...network import Dataset, Network
 
-Dataset = tuple[NDArray, NDArray]
 # Examples per backprop call in a full-batch step, to bound memory; the sum of
 # the chunks' gradients is the full gradient.
 GD_CHUNK = 10_000
@@ -91,14 +90,6 @@ class _Recorder:
         self.points.append(CurvePoint(evaluations, seconds, cost, accuracy))
 
 
-def _step(net: Network, nabla_b: list[NDArray], nabla_w: list[NDArray], step: float) -> None:
-    step = net.dtype.type(step)
-    for w, nw in zip(net.weights, nabla_w):
-        w -= step * nw
-    for b, nb in zip(net.biases, nabla_b):
-        b -= step * nb
-
-
 def full_gradient(net: Network, images: NDArray, labels: NDArray) -> tuple[list, list]:
     """Σ_x ∇C_x over all of ``images`` (N, n_in), in chunks: (nabla_b, nabla_w)."""
     total_b = [np.zeros_like(b) for b in net.biases]
@@ -132,8 +123,7 @@ def run_sgd(
         for k in range(0, n, mini_batch_size):
             start = time.perf_counter()
             idx = order[k : k + mini_batch_size]
-            nabla_b, nabla_w = net.backprop(images[idx].T, net.one_hot(labels[idx]).T)
-            _step(net, nabla_b, nabla_w, eta / len(idx))
+            net.update_mini_batch((images[idx], labels[idx]), eta)
             seconds += time.perf_counter() - start
             evaluations += len(idx)
             since += len(idx)
@@ -161,7 +151,7 @@ def run_gd(
     while steps < min_steps or seconds < min_seconds:
         start = time.perf_counter()
         nabla_b, nabla_w = full_gradient(net, images, labels)
-        _step(net, nabla_b, nabla_w, eta / n)
+        net.step(nabla_b, nabla_w, eta, n)
         seconds += time.perf_counter() - start
         steps += 1
         recorder.record(steps * n, seconds)

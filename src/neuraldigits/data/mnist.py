@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import DataError
+from ..errors import DataError
+from ..locations import DATA_ENV, data_search_path
+from ..network import Dataset
 from .idx import read_idx
-from .locations import DATA_ENV, data_search_path
 
 # The four standard files; each may be gzipped or raw, whatever its name says.
 FILES = {
@@ -29,8 +30,6 @@ FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 VALIDATION_SIZE = 10_000
-
-Dataset = tuple[NDArray, NDArray]
 
 
 def _candidates(name: str) -> list[str]:

@@ -1,6 +1,6 @@
 """The C kernel (``_ckernel.c``): chapter 1's SGD in float32, many mini-batches per call.
 
-The same loop as the numba kernel (:mod:`neuraldigits.kernels`) — same maths,
+The same loop as the numba kernel (:mod:`neuraldigits.training.numba_kernel`) — same maths,
 same order of examples — written in C, where the compiler knows that buffers
 do not overlap and keeps each example's hidden-layer sums in registers while
 its ink pixels stream past.  It can run on several threads
@@ -13,7 +13,7 @@ uses numba or numpy.
 The arguments of :func:`sgd_batches`, in the kernel's layout:
 
 * ``sparse``: the images' ink pixels, ``(indptr (N+1,) int64, indices uint16,
-  values uint8 or float32)`` as from :func:`neuraldigits.sparse.sparse_rows`;
+  values uint8 or float32)`` as from :func:`neuraldigits.training.sparse.sparse_rows`;
   values are multiplied by ``scale`` (1/255 for uint8).
 * ``labels`` (N,) int64; ``order`` int64, the epoch's permutation (or any
   sequence of image numbers).  The mini-batches are ``order[pos : pos + m]``
@@ -40,7 +40,7 @@ import os
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import SettingError
+from ..errors import SettingError
 
 # Layers are padded to whole 8-float vectors (zeros), so the C loops never need
 # a scalar remainder.
@@ -56,7 +56,7 @@ def padded(width: int) -> int:
 
 
 def _load(module: str) -> ctypes.CDLL | None:
-    spec = importlib.util.find_spec(f"neuraldigits.{module}")
+    spec = importlib.util.find_spec(f"{__package__}.{module}")
     if spec is None or not spec.origin:
         return None
     try:

@@ -10,7 +10,7 @@ SVG.  Needs the ``plot`` extra (matplotlib).
   the book's "a way to think about the hidden layer";
 * :func:`misclassified` — test digits the network gets wrong;
 * :func:`confusion_matrix` — which digits it mistakes for which;
-* :func:`gd_vs_sgd` — the curves of :mod:`neuraldigits.experiments.gd_vs_sgd`.
+* :func:`gd_vs_sgd` — the curves of :mod:`neuraldigits.book.experiments.gd_vs_sgd`.
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .atomic import atomic_write
-from .errors import NeuralDigitsError
+from ..atomic import atomic_write
+from ..errors import NeuralDigitsError
+from ..network import Dataset
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from ..network import Network
     from .experiments.gd_vs_sgd import GdVsSgdResult
-    from .network import Network
 
-Dataset = tuple[NDArray, NDArray]
 DPI = 100
 # Figure sizes in inches; at DPI they give the pixel sizes the tests check.
 SIZES = {

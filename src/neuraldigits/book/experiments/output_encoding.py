@@ -25,9 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ..network import Network
+from ...network import Dataset, Network
 
-Dataset = tuple[NDArray, NDArray]
 BITS = 4
 NUM_CLASSES = 10
 # Weight of the hand-set bit layer: with a clean one-hot input, z = ±10 gives
@@ -96,11 +95,7 @@ def train_on_targets(
         for k in range(0, n, mini_batch_size):
             idx = order[k : k + mini_batch_size]
             nabla_b, nabla_w = net.backprop(images[idx].T, targets[idx].T)
-            step = net.dtype.type(eta / len(idx))
-            for w, nw in zip(net.weights, nabla_w):
-                w -= step * nw
-            for b, nb in zip(net.biases, nabla_b):
-                b -= step * nb
+            net.step(nabla_b, nabla_w, eta, len(idx))
         if after_epoch is not None:
             after_epoch(epoch)
 

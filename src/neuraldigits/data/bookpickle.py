@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError
-from .mnist import Dataset
+from ..errors import DataError
+from ..network import Dataset
 
 # A decompressed pickle larger than this is not the book's (about 220 MB).
 MAX_BYTES = 1 << 30

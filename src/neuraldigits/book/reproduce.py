@@ -18,12 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import NDArray
 
-from . import __version__, baselines
-from .network import Network
-
-Dataset = tuple[NDArray, NDArray]
+from ..network import Dataset, Network
+from ..version import __version__
+from . import baselines
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,8 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
-from . import fastpath
-from .network import Network
-
-Dataset = tuple[NDArray, NDArray]
+from ..network import Dataset, Network, step_size
+from . import trainer as fastpath
 
 
 @dataclass(frozen=True)
@@ -172,10 +170,11 @@ def book(training: Dataset, test: Dataset, recipe: Recipe) -> Timing:
                 delta_b, delta_w = backprop(columns[i], targets[i])
                 nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_b)]
                 nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_w)]
+            step = step_size(eta, len(batch))
             for w, nw in zip(weights, nabla_w):
-                w -= (eta / len(batch)) * nw
+                w -= step * nw
             for b, nb in zip(biases, nabla_b):
-                b -= (eta / len(batch)) * nb
+                b -= step * nb
 
     return _timed("book's algorithm, per example, float64", recipe, setup, train,
                   net.predict, test)  # fmt: skip

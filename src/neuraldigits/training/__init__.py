@@ -1,0 +1,62 @@
+"""Training at speed: the same SGD epochs as the book's ``update_mini_batch``, computed fast.
+
+What it holds:
+
+* :mod:`.trainer` — :class:`Trainer`, one interface over three backends, and the
+  choice of the fastest one here (:func:`backend_for`);
+* :mod:`.ckernel` (with ``_ckernel.c``) — the C kernel, float32, built at install
+  when a C compiler is present; :mod:`.numba_kernel` — the same loop for numba,
+  float64 and machines without a C compiler; :mod:`.sparse` — images as lists of
+  their ink pixels, which both kernels read;
+* :mod:`.bench` — our trainer timed beside the book's algorithm and its peers.
+
+It builds on the core (:mod:`neuraldigits.network`, :mod:`neuraldigits.activations`)
+and may import nothing above it.  :class:`~neuraldigits.network.Network` cannot
+import this package (it sits below it), so this module adds the fast methods to
+:data:`neuraldigits.network.EPOCH_METHODS`, which ``Network.sgd`` looks its
+``method`` up in; the package's ``__init__`` imports it, so they are always there.
+"""
+
+from __future__ import annotations
+
+from ..network import EPOCH_METHODS, BookEpochs, Network
+from .trainer import BACKENDS, Trainer, backend_for
+
+__all__ = ["BACKENDS", "Trainer", "backend_for", "fast_epochs"]
+
+# The parts of Network that define its SGD step: the fast paths compute exactly these.
+_BOOK_STEP = ("backprop", "update_mini_batch", "step")
+
+
+def has_book_step(net: Network) -> bool:
+    """True unless a subclass or instance replaced the step, or the cost is not quadratic:
+    the fast paths compute exactly the book's step with the quadratic cost."""
+    return net.cost.name == "quadratic" and all(
+        getattr(type(net), name) is getattr(Network, name) and name not in net.__dict__
+        for name in _BOOK_STEP
+    )
+
+
+def fast_epochs(net: Network, images, labels, mini_batch_size: int, eta: float, backend=None):
+    """The epochs of ``method="fast"`` (``backend`` None) or of a named backend.
+
+    "fast" falls back to the book's path for a network whose step the fast
+    paths do not compute; a named backend refuses such a network instead.
+    """
+    if backend is None and not has_book_step(net):
+        return BookEpochs(net, images, labels, mini_batch_size, eta)
+    if net.cost.name != "quadratic":
+        raise ValueError(f'method "{backend}" implements the quadratic cost only')
+    trainer = Trainer(net, images, labels, mini_batch_size, eta, backend)
+    trainer.prepare()  # one-off work (compiling, indexing) is no epoch's time
+    return trainer
+
+
+def _named(backend: str):
+    def epochs(net: Network, images, labels, mini_batch_size: int, eta: float):
+        return fast_epochs(net, images, labels, mini_batch_size, eta, backend)
+
+    return epochs
+
+
+EPOCH_METHODS.update({"fast": fast_epochs, **{name: _named(name) for name in BACKENDS}})
