@@ -5,7 +5,7 @@ import struct
 
 import numpy as np
 import pytest
-from conftest import write_mnist_dir
+from support.data import write_mnist_dir
 
 from neuraldigits.data.idx import read_idx, write_idx
 from neuraldigits.data.mnist import FILES, load_mnist, locate

@@ -7,7 +7,8 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import TOLERANCE, assert_same_network, digits, train
+from support.data import digits
+from support.training import TOLERANCE, assert_same_network, train
 
 from neuraldigits.network import Network
 from neuraldigits.training import ckernel

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from conftest import synthetic_digits
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
+from support.data import synthetic_digits
 
 from neuraldigits.activations import sigmoid
 from neuraldigits.book.experiments import EXPERIMENTS, gd_vs_sgd, output_encoding

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import TOLERANCE, assert_same_network, digits, train
+from support.data import digits
+from support.training import TOLERANCE, assert_same_network, train
 
 from neuraldigits.network import Network
 from neuraldigits.training import trainer as fastpath

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import write_mnist_dir
+from support.data import write_mnist_dir
 
 from neuraldigits.cli import main
 from neuraldigits.data import sample

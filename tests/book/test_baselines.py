@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import synthetic_digits
+from support.data import synthetic_digits
 
 from neuraldigits.book import baselines
 from neuraldigits.cli import main

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import synthetic_digits
+from support.data import synthetic_digits
 
 from neuraldigits.cli import main
 from neuraldigits.training.bench import PEERS, Recipe, available, format_table, run_peers

@@ -5,8 +5,8 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from conftest import synthetic_digits
 from PIL import Image
+from support.data import synthetic_digits
 
 from neuraldigits.book import plots
 from neuraldigits.cli import main

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import synthetic_digits, write_mnist_dir
+from support.data import synthetic_digits, write_mnist_dir
 
 from neuraldigits.cli import main
 from neuraldigits.data.download import (

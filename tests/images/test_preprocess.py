@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageDraw
 from scipy import ndimage
-
 from support import photos
+
 from neuraldigits.cli import main
 from neuraldigits.errors import ImageError
 from neuraldigits.images.preprocess import BOX, FRAME, MAX_PIXELS, Prepared, load_image, preprocess

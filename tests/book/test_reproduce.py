@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import synthetic_digits
+from support.data import synthetic_digits
 
 from neuraldigits.book import reproduce
 from neuraldigits.cli import main

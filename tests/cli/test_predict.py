@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-
 from support import photos
+
 from neuraldigits.cli import main
 from neuraldigits.cli.predict import split_model
 from neuraldigits.images.preprocess import preprocess
