@@ -1,0 +1,14 @@
+"""MNIST and where it comes from.
+
+* :mod:`.idx` — reading and writing IDX files without trusting them;
+* :mod:`.mnist` — the four standard files and the book's 50k / 10k / 10k split
+  (:func:`~.mnist.load_mnist`);
+* :mod:`.sources` — the search order for a run's data: the user's path,
+  ``$NEURALDIGITS_DATA``, the per-user cache, a download, the offline sample;
+* :mod:`.download` — verified downloads from several mirrors;
+* :mod:`.sample` — the 5,000-digit offline sample;
+* :mod:`.bookpickle` — the book's own ``mnist.pkl.gz``, read without unpickling code.
+
+It may import the core (``network``, ``errors``, ``atomic``, ``locations``,
+``geometry``, ``version``), never ``training``, ``images``, ``book``, ``cli`` or ``web``.
+"""
