@@ -19,7 +19,7 @@ The arguments of :func:`sgd_batches`, in the kernel's layout:
   sequence of image numbers).  The mini-batches are ``order[pos : pos + m]``
   for pos = start, start + m, … < stop, stepped by η/m (``step``) or, for a
   smaller last one, η/m' (``last_step``).
-  ``clip`` is σ's clip (:data:`neuraldigits.activations._CLIP`).
+  ``clip`` is σ's clip (:data:`neuraldigits.activations.SIGMOID_CLIP`).
 * ``widths`` (L,) int64, the neurons of layers 1…L; ``pads``, the same padded
   with zeros to multiples of :data:`LANES`.
 * ``w0t`` (n_in, pads[0]), the input layer's weights transposed;

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
-from ..activations import _CLIP, sigmoid
+from ..activations import SIGMOID_CLIP, sigmoid
 from ..network import Network, mini_batch_steps
 from . import ckernel
 from .sparse import sparse_rows
@@ -227,7 +227,7 @@ def _c_epoch(net, sparse, image_dtype, labels, order, m, eta, on_batch, threads)
         for start, stop in _chunks(n, m, on_batch):
             ckernel.sgd_batches(
                 sparse, labels, order, start, stop, m, step, last_step, scale,
-                float(_CLIP[net.dtype]), widths, pads, w0t, weights, biases, threads,
+                float(SIGMOID_CLIP[net.dtype]), widths, pads, w0t, weights, biases, threads,
             )  # fmt: skip
             if on_batch is not None:
                 on_batch(stop - start)
@@ -251,7 +251,7 @@ def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_ba
         dtype(last_step),
         dtype(1 / 255) if image_dtype == np.uint8 else dtype(1),
         dtype(1),
-        dtype(_CLIP[net.dtype]),
+        dtype(SIGMOID_CLIP[net.dtype]),
     )
     try:
         for start, stop in _chunks(n, m, on_batch):
