@@ -21,13 +21,13 @@ import numpy as np
 
 from neuraldigits.data.mnist import load_mnist
 from neuraldigits.network import Network
-from neuraldigits.training import trainer as fastpath
+from neuraldigits.training import Trainer
 
 
 def epoch_seconds(sizes, training, epochs=3, seed=0, m=10, eta=3.0) -> float:
     """The fastest of ``epochs`` epochs: on a shared machine the minimum is the stable statistic."""
     net = Network(sizes, seed=seed)
-    trainer = fastpath.Trainer(net, *training, m, eta)
+    trainer = Trainer(net, *training, m, eta)
     trainer.prepare()
     trainer.epoch(np.arange(min(50, len(training[1]))))  # compile (or load) this layout's kernel
     rng = np.random.default_rng(seed)
@@ -105,7 +105,7 @@ def data(training, test, steps: int) -> None:
             del mapped
             big = (np.load(path, mmap_mode="r"), np.tile(labels, copies))
             net = Network([784, 30, 10], seed=0)
-            trainer = fastpath.Trainer(net, *big, 10, 3.0)
+            trainer = Trainer(net, *big, 10, 3.0)
             trainer.prepare()
             order = np.random.default_rng(0).permutation(n)[: steps * 10]
             start = time.perf_counter()

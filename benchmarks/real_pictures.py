@@ -4,11 +4,11 @@ Trains three models with the `digits` CLI on full MNIST (the default recipe, and
 same with --augment and with --augment 3), then scores each on:
 
 * the MNIST test set (10,000 prepared digits);
-* MNIST test digits turned into "photos" (neuraldigits.photos: dark ink on uneven
+* MNIST test digits turned into "photos" (tests/support/photos.py: dark ink on uneven
   light paper with noise and a colour cast, scaled up 3–8×, off-centre; saved as
   PNG, JPEG or transparent RGBA), read with neuraldigits.images.preprocess — and, for
   comparison, read naively (shrunk to 28×28 as they are, the book's way);
-* digits drawn with a pen from hand-made stroke paths (neuraldigits.photos.draw_digit):
+* digits drawn with a pen from hand-made stroke paths (tests/support/photos.py, draw_digit):
   never seen in any form during training.
 
 None of these pictures is used in training.  Usage:

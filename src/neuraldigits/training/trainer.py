@@ -5,17 +5,17 @@ the book's m = 10 it spends most of its time in Python and in allocating small
 arrays, not in arithmetic.  This module runs the *same* epoch — same shuffled
 order, same mini-batches, same equations — in one of three ways:
 
-* ``"c"``: a C kernel (:mod:`neuraldigits.training.ckernel`), built when the package is
-  installed with a C compiler present; float32 networks.  It runs many
-  mini-batches per call, skips the input's zero pixels and can share each
-  mini-batch between threads.  The fastest.
-* ``"numba"``: the same loop compiled by numba (:mod:`neuraldigits.training.numba_kernel`),
-  float32 or float64.  Needs the ``fast`` extra (``pip install "neuraldigits[fast]"``).
+* ``"c"``: a C kernel (:mod:`.ckernel`), built when the package is installed
+  with a C compiler present; float32 networks.  It runs many mini-batches per
+  call, skips the input's zero pixels and can share each mini-batch between
+  threads.  The fastest.
+* ``"numba"``: the same loop compiled by numba (:mod:`.numba_kernel`), for
+  float64 networks and for machines where the C kernel could not be built.
+  Needs the ``numba`` extra (``pip install "neuraldigits[numba]"``).
 * ``"numpy"``: vectorised numpy over each mini-batch with preallocated buffers;
   the fallback when neither is there.
 
-All agree with the reference path to float rounding (tests/test_fastpath.py,
-tests/test_ckernel.py).
+All agree with the reference path to float rounding (tests/training/).
 Images may be float or uint8 (scaled by 1/255 on the fly), in memory or
 memory-mapped: only the m rows of each mini-batch are ever gathered.
 """
@@ -78,7 +78,7 @@ def _check_backend(backend: str, images: NDArray, dtype: np.dtype) -> None:
             'backend "c" was not built: reinstall with a C compiler (gcc or clang) present'
         )
     if backend == "numba" and compiled_kernels() is None:
-        raise RuntimeError('backend "numba" needs numba: pip install "neuraldigits[fast]"')
+        raise RuntimeError('backend "numba" needs numba: pip install "neuraldigits[numba]"')
     if backend == "c" and dtype != np.float32:
         raise ValueError(f'backend "c" trains float32 networks, not {dtype}; use "numba"')
     if backend != "numpy" and images.dtype not in _KERNEL_IMAGE_DTYPES:
