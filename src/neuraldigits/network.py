@@ -246,13 +246,13 @@ class Network:
         if method not in EPOCH_METHODS:
             raise ValueError(f"unknown method {method!r}; known: {', '.join(EPOCH_METHODS)}")
         rng = self.rng if rng is None else rng
-        epochs_by = EPOCH_METHODS[method](self, images, labels, int(mini_batch_size), eta)
+        trainer = EPOCH_METHODS[method](self, images, labels, int(mini_batch_size), eta)
         history = []
         for epoch in range(int(epochs)):
             start = time.perf_counter()
-            epochs_by.epoch(rng.permutation(len(labels)), on_batch)
+            trainer.epoch(rng.permutation(len(labels)), on_batch)
             seconds = time.perf_counter() - start
-            with epochs_by.scoring():
+            with trainer.scoring():
                 result = EpochResult(
                     epoch=epoch,
                     seconds=seconds,
