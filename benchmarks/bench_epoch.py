@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from neuraldigits.data.mnist import load_mnist
+from neuraldigits.geometry import PIXELS
 from neuraldigits.training.bench import (
     PEERS,
     Recipe,
@@ -39,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     training, _, test = load_mnist(args.data, dtype=np.uint8)
     training = (training[0][: args.examples], training[1][: args.examples])
-    recipe = Recipe(sizes=(784, args.hidden, 10), epochs=args.epochs)
+    recipe = Recipe(sizes=(PIXELS, args.hidden, 10), epochs=args.epochs)
     print(f"machine: {machine()}")
     print(f"load gauge before: {matmul_gflops():.0f} GFLOP/s single-precision matmul")
     print(

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from neuraldigits.data.mnist import load_mnist
+from neuraldigits.geometry import PIXELS, SIDE
 from neuraldigits.network import Network
 from neuraldigits.training import Trainer
 
@@ -43,18 +44,18 @@ def epoch_seconds(sizes, training, epochs=3, seed=0, m=10, eta=3.0) -> float:
 def width(training, test) -> None:
     print("| sizes | s/epoch (fastest of 3) |\n|---|---:|")
     for hidden in (30, 100, 300, 1000):
-        print(f"| [784, {hidden}, 10] | {epoch_seconds([784, hidden, 10], training):.3f} |")
+        print(f"| [784, {hidden}, 10] | {epoch_seconds([PIXELS, hidden, 10], training):.3f} |")
 
 
 def depth(training, test) -> None:
     print("| sizes | s/epoch (fastest of 3) |\n|---|---:|")
     for layers in (1, 2, 3, 4):
-        sizes = [784] + [30] * layers + [10]
+        sizes = [PIXELS] + [30] * layers + [10]
         print(f"| {sizes} | {epoch_seconds(sizes, training):.3f} |")
 
 
 def infer(training, test) -> None:
-    net = Network([784, 30, 10], seed=0)
+    net = Network([PIXELS, 30, 10], seed=0)
     net.sgd(training, 1, 10, 3.0)
     images = test[0]
     net.predict(images[:100])
@@ -77,7 +78,7 @@ def to95(training, test) -> None:
     print("|---|---:|---:|---:|---:|")
     for hidden, m, eta, epochs in TO95_RECIPES:
         for seed in TO95_SEEDS:
-            net = Network([784, hidden, 10], seed=seed)
+            net = Network([PIXELS, hidden, 10], seed=seed)
             history = net.sgd(training, epochs, m, eta, test_data=test)
             seconds, reached = 0.0, None
             for r in history:
@@ -97,14 +98,14 @@ def data(training, test, steps: int) -> None:
         for copies in (1, 10, 100):
             n = copies * len(labels)
             path = Path(tmp) / f"set{copies}.u8"
-            mapped = np.lib.format.open_memmap(path, "w+", np.uint8, (n, 784))
+            mapped = np.lib.format.open_memmap(path, "w+", np.uint8, (n, PIXELS))
             for c in range(copies):  # copy c: MNIST shifted right by c % 3 and down by c // 3 % 3
-                shifted = np.roll(images.reshape(-1, 28, 28), (c // 3 % 3, c % 3), axis=(1, 2))
-                mapped[c * len(labels) : (c + 1) * len(labels)] = shifted.reshape(-1, 784)
+                shifted = np.roll(images.reshape(-1, SIDE, SIDE), (c // 3 % 3, c % 3), axis=(1, 2))
+                mapped[c * len(labels) : (c + 1) * len(labels)] = shifted.reshape(-1, PIXELS)
             mapped.flush()
             del mapped
             big = (np.load(path, mmap_mode="r"), np.tile(labels, copies))
-            net = Network([784, 30, 10], seed=0)
+            net = Network([PIXELS, 30, 10], seed=0)
             trainer = Trainer(net, *big, 10, 3.0)
             trainer.prepare()
             order = np.random.default_rng(0).permutation(n)[: steps * 10]
@@ -112,7 +113,8 @@ def data(training, test, steps: int) -> None:
             trainer.epoch(order)
             per_10k = (time.perf_counter() - start) / len(order) * 10_000
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"| {n:,} | {n * 784 / 2**20:,.0f} MB | {per_10k:.4f} | {rss:,.0f} |", flush=True)
+            megabytes = big[0].nbytes / 2**20
+            print(f"| {n:,} | {megabytes:,.0f} MB | {per_10k:.4f} | {rss:,.0f} |", flush=True)
             del trainer, big
 
 

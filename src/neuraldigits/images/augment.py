@@ -22,7 +22,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-SIDE = 28
+from ..geometry import PIXELS, SIDE
+
 MAX_ROTATION = 12.0  # degrees either way
 MAX_SCALING = 0.12  # ± fraction of the size
 MAX_SHIFT = 2.0  # pixels either way
@@ -35,9 +36,9 @@ CHUNK = 5_000  # images distorted at once: bounds the coordinate arrays (~100 MB
 def augment(images: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.uint8]:
     """One randomly distorted copy of each image: (N, 784) uint8 → (N, 784) uint8."""
     images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != SIDE * SIDE:
+    if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != PIXELS:
         raise ValueError(
-            f"expected uint8 images of shape (N, {SIDE * SIDE}), got {images.dtype} {images.shape}"
+            f"expected uint8 images of shape (N, {PIXELS}), got {images.dtype} {images.shape}"
         )
     out = np.empty_like(images)
     for k in range(0, len(images), CHUNK):

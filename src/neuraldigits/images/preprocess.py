@@ -32,8 +32,9 @@ from PIL import Image, ImageOps
 from scipy import ndimage
 
 from ..errors import ImageError
+from ..geometry import PIXELS, SIDE
 
-FRAME = 28  # the MNIST image is FRAME × FRAME pixels ...
+FRAME = SIDE  # the MNIST image is FRAME × FRAME pixels (geometry.SIDE; the tests import it) ...
 BOX = 20  # ... and the digit is scaled to fit a BOX × BOX square inside it
 MAX_PIXELS = 50_000_000  # larger images are refused: decompression bombs, not digits
 WORK_SIZE = 1024  # larger pictures are first shrunk to this (longer side): plenty for a digit
@@ -79,7 +80,7 @@ def preprocess(source: Source) -> Prepared:
     around = _around(mask)  # the ink and a pixel more: all the later steps need
     digit = _soft_ink(ink[around], mask[around], paper, full)
     box = _fit_box(_crop(digit))
-    pixels = _centre_by_mass(box).reshape(FRAME * FRAME)
+    pixels = _centre_by_mass(box).reshape(PIXELS)
     return Prepared(pixels=pixels, blobs=blobs, inverted=inverted, picture=grey)
 
 
@@ -438,15 +439,15 @@ def _fit_box(digit: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 def _centre_by_mass(box: NDArray[np.float32]) -> NDArray[np.float32]:
-    """``box`` placed in a FRAME × FRAME image with its centre of mass at the centre.
+    """``box`` placed in a SIDE × SIDE image with its centre of mass at the centre.
 
     Like MNIST, the shift is whole pixels, so the centre of mass lands within half
     a pixel of (14, 14); it is limited so that no ink falls off the frame.
     """
     height, width = box.shape
     cy, cx = ndimage.center_of_mass(box)
-    top = int(np.clip(round(FRAME / 2 - cy), 0, FRAME - height))
-    left = int(np.clip(round(FRAME / 2 - cx), 0, FRAME - width))
-    frame = np.zeros((FRAME, FRAME), dtype=np.float32)
+    top = int(np.clip(round(SIDE / 2 - cy), 0, SIDE - height))
+    left = int(np.clip(round(SIDE / 2 - cx), 0, SIDE - width))
+    frame = np.zeros((SIDE, SIDE), dtype=np.float32)
     frame[top : top + height, left : left + width] = box
     return frame

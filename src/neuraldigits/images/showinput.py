@@ -11,7 +11,8 @@ from PIL import Image, ImageDraw
 
 from ..atomic import atomic_write
 from ..errors import ImageError
-from .preprocess import FRAME, Prepared
+from ..geometry import SIDE
+from .preprocess import Prepared
 
 CELL = 140  # each panel is CELL × CELL pixels; the 28×28 input is magnified 5×
 GAP = 10
@@ -31,7 +32,7 @@ def comparison(items: Sequence[tuple[Prepared, str]]) -> Image.Image:
         top = GAP + row * (CELL + GAP)
         original = _fit(_grey_image(prepared.picture))
         sheet.paste(original, (GAP + (CELL - original.width) // 2, top))
-        seen = _grey_image(prepared.pixels.reshape(FRAME, FRAME))
+        seen = _grey_image(prepared.pixels.reshape(SIDE, SIDE))
         sheet.paste(seen.resize((CELL, CELL), Image.Resampling.NEAREST), (2 * GAP + CELL, top))
         draw.text((3 * GAP + 2 * CELL, top + CELL // 2 - 6), caption, fill=255)
     return sheet
@@ -51,7 +52,7 @@ def save_comparison(path: str | os.PathLike[str], items: Sequence[tuple[Prepared
 
 def _grey_image(values: np.ndarray | None) -> Image.Image:
     if values is None:
-        return Image.new("L", (FRAME, FRAME), 0)
+        return Image.new("L", (SIDE, SIDE), 0)
     return Image.fromarray((np.clip(values, 0, 1) * 255).round().astype(np.uint8), "L")
 
 

@@ -34,12 +34,12 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import ImageError, NeuralDigitsError
+from ..geometry import PIXELS, SIDE
 from ..images.preprocess import preprocess
 from ..network import Network
 from ..version import __version__
 from .reading import read, weight_picture
 
-PIXELS = 784  # 28 × 28, what preprocessing produces
 MAX_BODY_BYTES = 1 << 20  # a 280×280 canvas PNG is ~10 KB; JSON pixels ~20 KB
 MAX_IMAGE_SIDE = 2048  # pixels, per side, as declared in the PNG header
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -63,7 +63,7 @@ class Prediction(BaseModel):
         description="activations of the first hidden layer (empty if the network has none)"
     )
     input: list[float] = Field(
-        description="the 784 input pixels, row by row, 0 = background, 1 = full ink"
+        description=f"the {PIXELS} input pixels, row by row, 0 = background, 1 = full ink"
     )
     blobs: int | None = Field(None, description="separate ink blobs found in a PNG")
     inverted: bool | None = Field(None, description="whether the PNG was dark ink on light")
@@ -117,8 +117,8 @@ def create_app(net: Network) -> FastAPI:
     """
     if net.sizes[0] != PIXELS:
         raise NeuralDigitsError(
-            f"the drawing pad needs a network with {PIXELS} inputs (one per pixel of a 28×28 "
-            f"image); this one has {net.sizes[0]}"
+            f"the drawing pad needs a network with {PIXELS} inputs (one per pixel of a "
+            f"{SIDE}×{SIDE} image); this one has {net.sizes[0]}"
         )
     page = resources.files(__package__).joinpath("static", "index.html").read_text("utf-8")
     app = FastAPI(
@@ -242,7 +242,9 @@ def _pixels_from_json(body: bytes) -> list[float]:
         data = data["pixels"]
     if not isinstance(data, list) or len(data) != PIXELS:
         got = f"a list of {len(data)}" if isinstance(data, list) else type(data).__name__
-        raise HTTPException(422, f"expected {PIXELS} pixel values (28×28, row by row), got {got}")
+        raise HTTPException(
+            422, f"expected {PIXELS} pixel values ({SIDE}×{SIDE}, row by row), got {got}"
+        )
     for i, value in enumerate(data):
         # bool is an int in Python, but `true` is not a pixel.
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ...geometry import PIXELS
 from ...network import Dataset, Network
 
 # Examples per backprop call in a full-batch step, to bound memory; the sum of
@@ -162,7 +163,7 @@ def run(
     training: Dataset,
     test: Dataset,
     *,
-    sizes: Sequence[int] = (784, 30, 10),
+    sizes: Sequence[int] = (PIXELS, 30, 10),
     epochs: int = 3,
     mini_batch_size: int = 10,
     eta: float = 3.0,
