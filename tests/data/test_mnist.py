@@ -8,7 +8,7 @@ import pytest
 from support.data import write_mnist_dir
 
 from neuraldigits.data.idx import read_idx, write_idx
-from neuraldigits.data.mnist import FILES, load_mnist, locate
+from neuraldigits.data.mnist import FILES, load_mnist, locate, search
 from neuraldigits.errors import DataError
 
 
@@ -66,6 +66,32 @@ def test_nothing_found_lists_every_place_looked(tmp_path, monkeypatch):
 def test_environment_variable_is_used(tiny_mnist_dir, monkeypatch):
     monkeypatch.setenv("NEURALDIGITS_DATA", str(tiny_mnist_dir))
     assert locate()["train_images"].parent == tiny_mnist_dir
+
+
+def test_search_walks_the_places_in_order_and_says_what_each_holds(tmp_path, monkeypatch):
+    partial = write_mnist_dir(tmp_path / "env-dir")
+    (partial / (FILES["test_labels"] + ".gz")).unlink()
+    monkeypatch.setenv("NEURALDIGITS_DATA", str(partial))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    env, cache = search()
+    assert (env.directory, env.why, env.exists, env.complete) == (
+        partial,
+        "$NEURALDIGITS_DATA",
+        True,
+        False,
+    )
+    assert list(env.found) == ["train_images", "train_labels", "test_images"]
+    assert env.missing == ["t10k-labels-idx1-ubyte[.gz]"]
+    assert env.shortfall == "missing t10k-labels-idx1-ubyte[.gz]"
+    assert cache.why == "per-user cache" and not cache.exists and not cache.complete
+    assert cache.shortfall == "no such directory"
+
+
+def test_search_of_an_explicit_path_looks_nowhere_else(tiny_mnist_dir, monkeypatch):
+    monkeypatch.setenv("NEURALDIGITS_DATA", "/nonexistent")
+    [place] = search(tiny_mnist_dir)
+    assert place.why == "given explicitly" and place.complete
+    assert locate(tiny_mnist_dir) == place.found
 
 
 def idx_bytes(array, magic=None):

@@ -15,11 +15,11 @@ from ..data.download import (
     default_mirrors,
     download_mnist,
 )
-from ..data.mnist import FILES, find_files
+from ..data.mnist import search
 from ..data.sample import locate_sample
 from ..data.sources import LoadedData, load_data
 from ..errors import DataError, NeuralDigitsError
-from ..locations import DATA_ENV, data_search_path, default_data_dir, default_model_path
+from ..locations import DATA_ENV, default_data_dir, default_model_path
 from ..modelfile import load
 from ..network import Dataset, Network
 from .common import positive_float
@@ -103,25 +103,21 @@ def _run_download(args: argparse.Namespace) -> int:
 def _run_info(args: argparse.Namespace) -> int:
     bad = 0
     print("Data is looked for in these places, in order (the first with all four files wins):")
-    for number, (why, directory) in enumerate(data_search_path(None), start=1):
-        print(f"  {number}. {directory} ({why})")
-        if not directory.is_dir():
-            print("       no such directory")
-            continue
-        found, missing = find_files(directory)
-        for key in FILES:
-            if key not in found:
-                continue
-            path = found[key]
+    places = list(search())
+    for number, place in enumerate(places, start=1):
+        print(f"  {number}. {place.directory} ({place.why})")
+        for key, path in place.found.items():
             line = f"       {path.name}  {path.stat().st_size:,} bytes"
             if args.verify:
                 check = check_file(path, key)
                 bad += check.status == "bad"
                 line += f"  {check.status.upper()}: {check.detail}"
             print(line)
-        if missing:
-            print(f"       missing: {', '.join(missing)}")
-    if not any(name == f"${DATA_ENV}" for name, _ in data_search_path(None)):
+        if not place.exists:
+            print("       no such directory")
+        elif place.missing:
+            print(f"       missing: {', '.join(place.missing)}")
+    if not any(place.why == f"${DATA_ENV}" for place in places):
         print(f"  (set ${DATA_ENV} or pass --data DIR to use another directory)")
     try:
         print(f"Offline sample (used when no MNIST can be found or downloaded): {locate_sample()}")

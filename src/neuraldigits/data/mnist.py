@@ -11,6 +11,8 @@ known files.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,29 +54,66 @@ def find_files(directory: str | os.PathLike[str]) -> tuple[dict[str, Path], list
     return found, missing
 
 
+@dataclass(frozen=True)
+class Place:
+    """One place data is looked for, and which of the four files it holds."""
+
+    directory: Path
+    why: str  # why it is looked at, e.g. "$NEURALDIGITS_DATA" (see locations.data_search_path)
+    exists: bool
+    found: dict[str, Path]
+    missing: list[str]
+
+    @property
+    def complete(self) -> bool:
+        """Whether all four files are here: the search stops at the first such place."""
+        return self.exists and not self.missing
+
+    @property
+    def shortfall(self) -> str:
+        """What keeps this place from being used, in a few words."""
+        return "no such directory" if not self.exists else f"missing {', '.join(self.missing)}"
+
+
+def search(path: str | os.PathLike[str] | None = None) -> Iterator[Place]:
+    """The places to look for the four files, in order, each with what it holds.
+
+    The one walk over :func:`~neuraldigits.locations.data_search_path` that
+    everything shares (:func:`locate`, :func:`~.sources.load_data`, ``digits data
+    info``).  Lazy: a caller that stops at the first complete place looks no further.
+    """
+    for why, directory in data_search_path(path):
+        if not directory.is_dir():
+            yield Place(directory, why, exists=False, found={}, missing=[])
+            continue
+        found, missing = find_files(directory)
+        yield Place(directory, why, exists=True, found=found, missing=missing)
+
+
+def locate_place(path: str | os.PathLike[str] | None = None) -> Place:
+    """The first place holding all four files, as :func:`locate` says."""
+    looked = []
+    for place in search(path):
+        if place.complete:
+            return place
+        looked.append(place)
+    raise DataError(
+        "MNIST data not found. Looked in:\n"
+        + "\n".join(f"  {p.directory} ({p.why}): {p.shortfall}" for p in looked)
+        + "\nExpected the four standard IDX files (gzipped or not): "
+        + ", ".join(FILES.values())
+        + f".\nPoint to a directory holding them with --data DIR or ${DATA_ENV}, "
+        "or put them in the per-user cache."
+    )
+
+
 def locate(path: str | os.PathLike[str] | None = None) -> dict[str, Path]:
     """Paths of the four files: from ``path``, else ``$NEURALDIGITS_DATA``, else the cache.
 
     When none of the places has all four, the error lists every place looked
     at, what was missing there, and how to provide the files.
     """
-    report = []
-    for why, directory in data_search_path(path):
-        if not directory.is_dir():
-            report.append(f"  {directory} ({why}): no such directory")
-            continue
-        found, missing = find_files(directory)
-        if not missing:
-            return found
-        report.append(f"  {directory} ({why}): missing {', '.join(missing)}")
-    raise DataError(
-        "MNIST data not found. Looked in:\n"
-        + "\n".join(report)
-        + "\nExpected the four standard IDX files (gzipped or not): "
-        + ", ".join(FILES.values())
-        + f".\nPoint to a directory holding them with --data DIR or ${DATA_ENV}, "
-        "or put them in the per-user cache."
-    )
+    return locate_place(path).found
 
 
 def load_idx_pair(images_path: Path, labels_path: Path, num_classes: int = 10) -> Dataset:

@@ -4,7 +4,10 @@
 
 1. an explicit path: a directory with the four IDX files, or the book's
    ``mnist.pkl.gz`` — used exactly, never silently replaced;
-2. ``$NEURALDIGITS_DATA``, then the per-user cache (see :mod:`locations`);
+2. ``$NEURALDIGITS_DATA``, then the per-user cache: the places of
+   :func:`~neuraldigits.locations.data_search_path`, walked by
+   :func:`~.mnist.search` (as :func:`~.mnist.locate` and ``digits data info``
+   walk them), so a new place is added there and only there;
 3. a verified download into the cache (when ``download`` is true);
 4. the offline 5,000-digit sample (:mod:`sample`), with a ``notice`` saying so
    and how to get the full set.
@@ -23,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ..locations import data_search_path, default_data_dir
+from ..locations import default_data_dir
 from ..network import Dataset
 from .bookpickle import load_book_pickle
 from .download import DownloadError, Log, Progress, download_mnist
-from .mnist import find_files, load_mnist
+from .mnist import load_mnist, locate_place, search
 from .sample import load_sample, locate_sample
 
 
@@ -63,9 +66,9 @@ def load_data(
     """
     if path is not None:
         return _load_explicit(Path(path), dtype)
-    for why, directory in data_search_path(None):
-        if directory.is_dir() and not find_files(directory)[1]:
-            return _load_directory(directory, why, dtype)
+    for place in search():
+        if place.complete:
+            return _load_directory(place.directory, place.why, dtype)
     cache = default_data_dir()
     if not download:
         reason = f"no MNIST in {cache} and downloading was not allowed"
@@ -85,7 +88,8 @@ def _load_explicit(path: Path, dtype: Any) -> LoadedData:
     if path.is_file():
         sets = load_book_pickle(path, dtype=dtype)
         return _described(sets, f"the book's pickle {path}")
-    return _load_directory(path, "given explicitly", dtype)
+    place = locate_place(path)  # only ``path``; refused, saying what is missing, if incomplete
+    return _load_directory(place.directory, place.why, dtype)
 
 
 def _load_directory(directory: Path, why: str, dtype: Any) -> LoadedData:
