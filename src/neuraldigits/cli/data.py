@@ -23,6 +23,7 @@ from ..locations import DATA_ENV, default_data_dir, default_model_path
 from ..modelfile import load
 from ..network import Dataset, Network
 from .common import positive_float
+from .progress import download_bars
 
 HELP = "download MNIST (verified) or show where data is looked for"
 DESCRIPTION = (
@@ -90,7 +91,7 @@ def _run_download(args: argparse.Namespace) -> int:
         directory,
         mirrors=args.mirror,
         timeout=args.timeout,
-        progress=_progress_bars(),
+        progress=download_bars(),
         log=lambda line: print(f"digits data: {line}", file=sys.stderr, flush=True),
     )
     for fetched in results:
@@ -141,7 +142,7 @@ def load_for_command(path: str | None, dtype: Any = np.float32) -> LoadedData:
     data = load_data(
         path,
         dtype=dtype,
-        progress=_progress_bars(),
+        progress=download_bars(),
         log=lambda line: print(line, file=sys.stderr, flush=True),
     )
     if data.notice:
@@ -162,26 +163,3 @@ def model_and_test_set(model: str | None, data: str | None) -> tuple[Network, Da
             f"{test[0].shape[1]} pixels"
         )
     return net, test
-
-
-def _progress_bars():
-    """A tqdm bar per file on stderr, only when a person is watching."""
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    bars: dict[str, tqdm] = {}
-
-    def progress(name: str, done: int, total: int) -> None:
-        bar = bars.get(name)
-        if bar is None or done < bar.n:
-            if bar is not None:
-                bar.close()
-            bar = bars[name] = tqdm(
-                total=total, desc=name, unit="B", unit_scale=True, leave=False, file=sys.stderr
-            )
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
-
-    return progress

@@ -21,6 +21,7 @@ from .common import (
     positive_int,
 )
 from .data import load_for_command
+from .progress import epoch_bar
 
 HELP = "train a network with stochastic gradient descent (the book's recipe by default)"
 DESCRIPTION = (
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         "training_examples": len(training[1]),
         "data": data.source,
     }
-    bar = _progress_bar(len(training[1]))
+    bar = epoch_bar(len(training[1]))
     try:
         net.sgd(
             training,
@@ -187,33 +188,6 @@ class _Tracker:
             best_epoch=self.best_epoch,
             interrupted=interrupted,
         )
-
-
-def _progress_bar(total: int):
-    """A progress bar within each epoch, only when a person is watching."""
-    if not sys.stdout.isatty():
-        return None
-    from tqdm import tqdm
-
-    return _EpochBar(tqdm, total)
-
-
-class _EpochBar:
-    def __init__(self, tqdm, total: int) -> None:
-        self.tqdm, self.total, self.bar = tqdm, total, None
-
-    def update(self, n: int) -> None:
-        if self.bar is None or self.bar.n >= self.total:
-            self.close()
-            self.bar = self.tqdm(total=self.total, unit="img", leave=False, unit_scale=True)
-        self.bar.update(n)
-        if self.bar.n >= self.total:
-            self.close()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 def _augment(training, copies: int, seed: int):
