@@ -63,14 +63,23 @@ class EpochResult:
         return asdict(self)
 
 
+# How weights start, by name: chapter 1's N(0, 1) ("large", the book's
+# large_weight_initializer) or chapter 3's N(0, 1/n_in) ("scaled", its
+# default_weight_initializer), which keeps z = w·x + b from saturating σ when
+# a neuron has many inputs.  Biases start N(0, 1) either way.
+INITS = ("large", "scaled")
+
+
 class Network:
     """A feedforward network of sigmoid neurons.
 
     ``Network([784, 30, 10])`` has 784 inputs, one hidden layer of 30 neurons and
-    10 outputs.  Weights and biases start as independent N(0, 1) draws, as in the
-    book, from a ``numpy.random.Generator`` seeded by ``seed``; the same
+    10 outputs.  Weights and biases start as independent N(0, 1) draws, as in
+    chapter 1 (``init="large"``; ``init="scaled"`` draws weights N(0, 1/n_in), as
+    in chapter 3), from a ``numpy.random.Generator`` seeded by ``seed``; the same
     generator later shuffles the training data, so the same seed gives the same
-    history.  ``dtype`` is float32 (fast) or float64 (for exact checks).
+    history.  ``dtype`` is float32 (fast) or float64 (for exact checks).  ``cost``
+    names one of :data:`neuraldigits.costs.COSTS` ("quadratic", "cross-entropy").
     """
 
     def __init__(
@@ -80,6 +89,7 @@ class Network:
         *,
         dtype: Any = np.float32,
         cost: str = "quadratic",
+        init: str = "large",
     ) -> None:
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or any(s <= 0 for s in sizes):
@@ -89,6 +99,8 @@ class Network:
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
         if cost not in COSTS:
             raise ValueError(f"unknown cost {cost!r}; known: {', '.join(COSTS)}")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; known: {', '.join(INITS)}")
         self.sizes = sizes
         self.num_layers = len(sizes)
         self.dtype = dtype
@@ -96,9 +108,11 @@ class Network:
         self.rng = np.random.default_rng(seed)
         # Drawn in float64 then cast, so float32 and float64 nets of one seed agree.
         self.biases = [self.rng.standard_normal((y, 1)).astype(dtype) for y in sizes[1:]]
-        self.weights = [
-            self.rng.standard_normal((y, x)).astype(dtype) for x, y in zip(sizes[:-1], sizes[1:])
-        ]
+        self.weights = [self.rng.standard_normal((y, x)) for x, y in zip(sizes[:-1], sizes[1:])]
+        if init == "scaled":
+            self.weights = [w / np.sqrt(w.shape[1]) for w in self.weights]
+        self.weights = [w.astype(dtype) for w in self.weights]
+        self.init = init
         self.metadata: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ feedforward

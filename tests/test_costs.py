@@ -1,0 +1,102 @@
+"""The costs (costs.py) and the two initialisations: gradients, saturation, the book's draws."""
+
+import numpy as np
+import pytest
+
+from neuraldigits.costs import COSTS, CrossEntropyCost
+from neuraldigits.modelfile import load, save
+from neuraldigits.network import Network
+
+
+def numeric_gradient(net, x, y, param, eps=1e-6):
+    """Central differences of Σ_x C_x (the net's own cost) with respect to every entry of param."""
+    grad = np.zeros_like(param)
+    for i in np.ndindex(param.shape):
+        old = param[i]
+        param[i] = old + eps
+        plus = net.cost.fn(net._feedforward_columns(x), y)
+        param[i] = old - eps
+        minus = net.cost.fn(net._feedforward_columns(x), y)
+        param[i] = old
+        grad[i] = (plus - minus) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("cost", list(COSTS))
+@pytest.mark.parametrize("sizes", [[3, 2], [4, 5, 3], [5, 4, 3, 2]])
+def test_backprop_matches_finite_differences_for_every_cost(cost, sizes):
+    net = Network(sizes, seed=1, dtype=np.float64, cost=cost)
+    rng = np.random.default_rng(2)
+    x = rng.random((sizes[0], 7))
+    y = net.one_hot(rng.integers(0, sizes[-1], 7)).T
+    nabla_b, nabla_w = net.backprop(x, y)
+    for layer in range(len(sizes) - 1):
+        for analytic, param in (
+            (nabla_w[layer], net.weights[layer]),
+            (nabla_b[layer], net.biases[layer]),
+        ):
+            numeric = numeric_gradient(net, x, y, param)
+            error = np.linalg.norm(analytic - numeric) / (
+                np.linalg.norm(analytic) + np.linalg.norm(numeric)
+            )
+            assert error < 1e-6
+
+
+def test_cross_entropy_by_hand():
+    # a = (0.8, 0.1), y = (1, 0): C = −ln 0.8 − ln 0.9.  δ = a − y = (−0.2, 0.1).
+    a = np.array([[0.8], [0.1]])
+    y = np.array([[1.0], [0.0]])
+    assert CrossEntropyCost.fn(a, y) == pytest.approx(-np.log(0.8) - np.log(0.9), rel=1e-15)
+    np.testing.assert_allclose(CrossEntropyCost.delta(None, a, y), [[-0.2], [0.1]], rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_stays_finite_for_saturated_outputs(dtype):
+    a = np.array([[1.0, 0.0, 1.0, 0.0]], dtype)
+    y = np.array([[1.0, 0.0, 0.0, 1.0]], dtype)
+    with np.errstate(all="raise"):
+        cost = CrossEntropyCost.fn(a, y)
+    assert np.isfinite(cost)
+    # Right and saturated costs ~0; confidently wrong costs a lot, but finitely.
+    assert CrossEntropyCost.fn(a[:, :2], y[:, :2]) < 1e-12
+    assert cost > 30
+
+
+def test_a_cross_entropy_net_scores_and_saves(tmp_path):
+    net = Network([4, 3, 2], seed=0, cost="cross-entropy")
+    data = (np.random.default_rng(0).random((5, 4)), np.array([0, 1, 1, 0, 1]))
+    assert np.isfinite(net.score(data).cost)
+    save(net, tmp_path / "m.npz")
+    assert load(tmp_path / "m.npz").cost is CrossEntropyCost
+
+
+def test_large_init_is_chapter_ones_n01_draws():
+    net = Network([6, 4, 3], seed=5, dtype=np.float64)
+    rng = np.random.default_rng(5)
+    biases = [rng.standard_normal((4, 1)), rng.standard_normal((3, 1))]
+    weights = [rng.standard_normal((4, 6)), rng.standard_normal((3, 4))]
+    for got, want in zip(net.biases + net.weights, biases + weights):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_scaled_init_divides_the_same_draws_by_root_n_in():
+    large = Network([400, 50, 10], seed=3, dtype=np.float64)
+    scaled = Network([400, 50, 10], seed=3, dtype=np.float64, init="scaled")
+    for b_large, b_scaled in zip(large.biases, scaled.biases):
+        np.testing.assert_array_equal(b_large, b_scaled)  # biases stay N(0, 1)
+    for w_large, w_scaled in zip(large.weights, scaled.weights):
+        np.testing.assert_allclose(w_scaled, w_large / np.sqrt(w_large.shape[1]), rtol=1e-15)
+    # 20,000 draws of N(0, 1/400): the sample deviation is 1/20 within a few percent.
+    assert scaled.weights[0].std() == pytest.approx(1 / 20, rel=0.03)
+
+
+def test_unknown_init_is_refused():
+    with pytest.raises(ValueError, match="unknown init 'xavier'; known: large, scaled"):
+        Network([2, 2], init="xavier")
+
+
+def test_fast_named_backends_still_refuse_other_costs():
+    net = Network([784, 5, 10], cost="cross-entropy")
+    data = (np.zeros((20, 784), np.float32), np.zeros(20, np.int64))
+    with pytest.raises(ValueError, match="quadratic cost only"):
+        net.sgd(data, 1, 10, 0.5, method="numpy")
