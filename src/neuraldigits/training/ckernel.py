@@ -28,6 +28,11 @@ The arguments of :func:`sgd_batches`, in the kernel's layout:
   padding must be zero and stays zero.  :func:`aligned_zeros` makes arrays
   that start on a cache line, so that threads sharing w0t's rows by columns
   share as few lines as the row width allows.
+
+Training uses the AVX2+FMA build where the CPU runs it, else the baseline one
+(:func:`variant`); :func:`builds` lists every build this machine runs, and
+``variant=`` makes :func:`sgd_batches` or :func:`sigmoid` use a given one, so
+that tests can check each (their roundings differ: FMA contracts a·b + c).
 """
 
 from __future__ import annotations
@@ -65,21 +70,55 @@ def _load(module: str) -> ctypes.CDLL | None:
         return None
 
 
+# The builds setup.py makes, by name: the module of each.  The first runs on any CPU.
+_BUILDS = {"baseline": "_ckernel", "AVX2+FMA": "_ckernel_avx2"}
+
+
+@functools.cache
+def _build(name: str) -> ctypes.CDLL | None:
+    """The build ``name``, loaded with its functions' types, or None if it is not here."""
+    library = _load(_BUILDS[name])
+    if library is None:
+        return None
+    library.nd_sgd_batches.argtypes = _ARGTYPES
+    library.nd_sgd_batches.restype = ctypes.c_int
+    library.nd_sigmoid.argtypes = [_P, _I, _F]
+    library.nd_sigmoid.restype = None
+    return library
+
+
+@functools.cache
+def builds() -> tuple[str, ...]:
+    """The builds this machine has and its CPU runs, "baseline" first; () if none was built.
+
+    "AVX2+FMA" is listed only where the CPU (by CPUID) runs AVX2 and FMA code, so it is
+    never loaded elsewhere.  Training uses the last; tests run every one.
+    """
+    baseline = _build("baseline")
+    if baseline is None:
+        return ()
+    if baseline.nd_cpu_runs_avx2() and _build("AVX2+FMA") is not None:
+        return ("baseline", "AVX2+FMA")
+    return ("baseline",)
+
+
 @functools.cache
 def _library() -> tuple[ctypes.CDLL, str] | None:
-    baseline = _load("_ckernel")
-    if baseline is None:
-        return None
-    chosen, variant = baseline, "baseline"
-    if baseline.nd_cpu_runs_avx2():
-        avx2 = _load("_ckernel_avx2")
-        if avx2 is not None:
-            chosen, variant = avx2, "AVX2+FMA"
-    chosen.nd_sgd_batches.argtypes = _ARGTYPES
-    chosen.nd_sgd_batches.restype = ctypes.c_int
-    chosen.nd_sigmoid.argtypes = [_P, _I, _F]
-    chosen.nd_sigmoid.restype = None
-    return chosen, variant
+    """The build training uses and its name: the last of :func:`builds`."""
+    runnable = builds()
+    return (_build(runnable[-1]), runnable[-1]) if runnable else None
+
+
+def _chosen(variant: str | None) -> ctypes.CDLL:
+    """The build named ``variant`` (one of :func:`builds`); for None, the one training uses."""
+    if variant is not None:
+        if variant not in builds():
+            raise ValueError(f"no C kernel build {variant!r} runs here; these do: {builds()}")
+        return _build(variant)
+    found = _library()
+    if found is None:
+        raise RuntimeError("the C kernel was not built (no C compiler when installing)")
+    return found[0]
 
 
 def available() -> bool:
@@ -117,14 +156,17 @@ def aligned_zeros(shape: tuple[int, ...]) -> NDArray[np.float32]:
     return raw[start : start + count].reshape(shape)
 
 
-def sigmoid(z: NDArray[np.float32], clip: float = 80.0) -> NDArray[np.float32]:
-    """σ(z) as the kernel computes it (its own float32 e^(−|z|), no libm), for checking it."""
-    found = _library()
-    if found is None:
-        raise RuntimeError("the C kernel was not built (no C compiler when installing)")
+def sigmoid(
+    z: NDArray[np.float32], clip: float = 80.0, *, variant: str | None = None
+) -> NDArray[np.float32]:
+    """σ(z) as the kernel computes it (its own float32 e^(−|z|), no libm), for checking it.
+
+    ``variant`` names the build (one of :func:`builds`); None: the one training uses.
+    """
+    library = _chosen(variant)
     a = aligned_zeros((padded(z.size),))
     a[: z.size] = z.ravel()
-    found[0].nd_sigmoid(a.ctypes.data, a.size, ctypes.c_float(clip))
+    library.nd_sigmoid(a.ctypes.data, a.size, ctypes.c_float(clip))
     return a[: z.size].reshape(z.shape).copy()
 
 
@@ -151,11 +193,14 @@ def sgd_batches(
     weights: list[NDArray],
     biases: list[NDArray],
     threads: int = 1,
+    *,
+    variant: str | None = None,
 ) -> None:
-    """Run the mini-batches that begin at ``start``, ``start + m``, … < ``stop`` (see above)."""
-    found = _library()
-    if found is None:
-        raise RuntimeError("the C kernel was not built (no C compiler when installing)")
+    """Run the mini-batches that begin at ``start``, ``start + m``, … < ``stop`` (see above).
+
+    ``variant`` names the build (one of :func:`builds`); None: the one training uses.
+    """
+    library = _chosen(variant)
     indptr, indices, values = sparse
     n = len(indptr) - 1
     if len(labels) != n or not 0 <= start <= stop <= len(order):
@@ -167,7 +212,7 @@ def sgd_batches(
     pointers = ctypes.c_void_p * len(pads)
     weight_ptrs = pointers(0, *(_address(w, np.float32) for w in weights[1:]))
     bias_ptrs = pointers(*(_address(b, np.float32) for b in biases))
-    status = found[0].nd_sgd_batches(
+    status = library.nd_sgd_batches(
         _address(indptr, np.int64), _address(indices, np.uint16),
         values_address if u8 else None, None if u8 else values_address,
         _address(labels, np.int64), _address(order, np.int64), len(order),
