@@ -98,5 +98,56 @@ def test_unknown_init_is_refused():
 def test_fast_named_backends_still_refuse_other_costs():
     net = Network([784, 5, 10], cost="cross-entropy")
     data = (np.zeros((20, 784), np.float32), np.zeros(20, np.int64))
-    with pytest.raises(ValueError, match="quadratic cost only"):
+    with pytest.raises(ValueError, match="quadratic cost without lmbda or momentum only"):
         net.sgd(data, 1, 10, 0.5, method="numpy")
+
+
+def test_l2_step_by_hand():
+    # One weight w = 1, one bias b = 0, one input x = 1, target 1, quadratic cost.
+    # z = 1, a = σ(1), δ = (a − 1)σ′(1) = (a − 1)a(1 − a).  With η = 2, λ = 3, n = 6, m = 1:
+    # w → (1 − ηλ/n) w − η δ x = (1 − 1)·1 − 2δ = −2δ;  b → 0 − 2δ (biases are not decayed).
+    net = Network([1, 1], seed=0, dtype=np.float64)
+    net.weights[0][...] = 1.0
+    net.biases[0][...] = 0.0
+    a = 1 / (1 + np.exp(-1.0))
+    delta = (a - 1) * a * (1 - a)
+    net.update_mini_batch((np.array([[1.0]]), np.array([0])), 2.0, 3.0, 6)
+    assert net.weights[0][0, 0] == pytest.approx(-2 * delta, rel=1e-14)
+    assert net.biases[0][0, 0] == pytest.approx(-2 * delta, rel=1e-14)
+
+
+def test_momentum_steps_by_hand():
+    # A gradient of constant 1 (set by hand): v1 = −η, w1 = w0 − η; v2 = −μη − η, w2 = w1 + v2.
+    net = Network([1, 1], seed=0, dtype=np.float64)
+    w0, b0 = float(net.weights[0][0, 0]), float(net.biases[0][0, 0])
+    ones = ([np.ones((1, 1))], [np.ones((1, 1))])
+    net.step(*ones, 0.5, 1, momentum=0.9)
+    net.step(*ones, 0.5, 1, momentum=0.9)
+    assert net.weights[0][0, 0] == pytest.approx(w0 - 0.5 - (0.9 * 0.5 + 0.5), rel=1e-14)
+    assert net.biases[0][0, 0] == pytest.approx(b0 - 0.5 - (0.9 * 0.5 + 0.5), rel=1e-14)
+    assert net.weight_velocities[0][0, 0] == pytest.approx(-0.95, rel=1e-14)
+
+
+def test_momentum_with_l2_decays_through_the_velocity():
+    # v → μv − (η/m)∇ − (ηλ/n)w, w → w + v: with a zero gradient, w = 2, η = 1, λ = 1, n = 4,
+    # one step gives v = −0.5 and w = 1.5.
+    net = Network([1, 1], seed=0, dtype=np.float64)
+    net.weights[0][...] = 2.0
+    zeros = ([np.zeros((1, 1))], [np.zeros((1, 1))])
+    net.step(*zeros, 1.0, 1, 1.0, 4, momentum=0.5)
+    assert net.weights[0][0, 0] == pytest.approx(1.5, rel=1e-15)
+
+
+def test_l2_needs_the_training_set_size():
+    net = Network([1, 1], seed=0)
+    with pytest.raises(ValueError, match="needs the training set's size"):
+        net.step([np.ones((1, 1))], [np.ones((1, 1))], 1.0, 1, lmbda=1.0)
+
+
+def test_regularised_cost_adds_the_weights_squares():
+    net = Network([2, 1], seed=0, dtype=np.float64)
+    data = (np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([0, 0]))
+    plain = net.score(data).cost
+    assert net.score(data, lmbda=4.0).cost == pytest.approx(
+        plain + 0.5 * 4.0 * np.sum(net.weights[0] ** 2) / 2
+    )

@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .activations import sigmoid
 from .costs import COSTS
+from .plateau import Plateau
 
 Dataset = tuple[NDArray, NDArray]
 """``(images, labels)``: images (N, n_in) floats in [0, 1] (or uint8 0–255), labels (N,) ints."""
@@ -58,9 +59,23 @@ class EpochResult:
     seconds: float  # time spent on the SGD updates of this epoch, not on evaluation
     test: Score | None = None
     validation: Score | None = None
+    training: Score | None = None  # only with sgd(..., monitor_training=True)
+    eta: float | None = None  # the η this epoch stepped with (the schedule may lower it)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class History(list[EpochResult]):
+    """What :meth:`Network.sgd` returns: one :class:`EpochResult` per epoch, in order.
+
+    ``stopped``: why training ended before its last epoch (early stopping or
+    the η schedule), else None.  ``best_epoch``: the epoch of the best
+    validation accuracy, when there was a validation set, else None.
+    """
+
+    stopped: str | None = None
+    best_epoch: int | None = None
 
 
 # How weights start, by name: chapter 1's N(0, 1) ("large", the book's
@@ -113,6 +128,8 @@ class Network:
             self.weights = [w / np.sqrt(w.shape[1]) for w in self.weights]
         self.weights = [w.astype(dtype) for w in self.weights]
         self.init = init
+        self.weight_velocities: list[NDArray] | None = None  # see velocities()
+        self.bias_velocities: list[NDArray] | None = None
         self.metadata: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ feedforward
@@ -191,26 +208,78 @@ class Network:
             nabla_w[-layer] = delta @ activations[-layer - 1].T
         return nabla_b, nabla_w
 
-    def update_mini_batch(self, mini_batch: Dataset, eta: float) -> None:
+    def update_mini_batch(
+        self,
+        mini_batch: Dataset,
+        eta: float,
+        lmbda: float = 0.0,
+        n: int | None = None,
+        *,
+        momentum: float = 0.0,
+    ) -> None:
         """One step of gradient descent on one mini-batch ``(images (m, n_in), labels (m,))``.
 
-        w → w − (η/m) Σ_x ∂C_x/∂w,  b → b − (η/m) Σ_x ∂C_x/∂b.
+        w → w − (η/m) Σ_x ∂C_x/∂w,  b → b − (η/m) Σ_x ∂C_x/∂b; with chapter 3's
+        L2 regularisation (``lmbda`` = λ > 0, over a training set of ``n``
+        examples) w → (1 − ηλ/n) w − (η/m) Σ_x ∂C_x/∂w.  See :meth:`step`.
         """
         images, labels = mini_batch
         nabla_b, nabla_w = self.backprop(images.T, self.one_hot(labels).T)
-        self.step(nabla_b, nabla_w, eta, len(labels))
+        self.step(nabla_b, nabla_w, eta, len(labels), lmbda, n, momentum=momentum)
 
-    def step(self, nabla_b: list[NDArray], nabla_w: list[NDArray], eta: float, m: int) -> None:
+    def step(
+        self,
+        nabla_b: list[NDArray],
+        nabla_w: list[NDArray],
+        eta: float,
+        m: int,
+        lmbda: float = 0.0,
+        n: int | None = None,
+        *,
+        momentum: float = 0.0,
+    ) -> None:
         """Gradient descent on a gradient summed over m examples (``backprop``'s output).
 
-        w → w − (η/m) nabla_w,  b → b − (η/m) nabla_b: the step is divided by the
-        number of examples summed, so a smaller last mini-batch steps by η/m′.
+        w → (1 − ηλ/n) w − (η/m) nabla_w,  b → b − (η/m) nabla_b: the step is
+        divided by the number of examples summed, so a smaller last mini-batch
+        steps by η/m′; λ = 0 (chapter 1) leaves out the weight decay ηλ/n, and
+        biases are never decayed.  With ``momentum`` μ > 0 (chapter 3's
+        "variations on SGD") each parameter moves by a velocity instead:
+        v → μv − (η/m) nabla_w − (ηλ/n) w,  w → w + v  (biases: no decay term).
         """
         step = self.dtype.type(step_size(eta, m))
+        decay = self.dtype.type(weight_decay(eta, lmbda, n))
+        if momentum:
+            mu = self.dtype.type(momentum)
+            weight_v, bias_v = self.velocities()
+            for w, v, nw in zip(self.weights, weight_v, nabla_w):
+                v *= mu
+                v -= step * nw
+                if decay:
+                    v -= decay * w
+                w += v
+            for b, v, nb in zip(self.biases, bias_v, nabla_b):
+                v *= mu
+                v -= step * nb
+                b += v
+            return
         for w, nw in zip(self.weights, nabla_w):
+            if decay:
+                w *= 1 - decay
             w -= step * nw
         for b, nb in zip(self.biases, nabla_b):
             b -= step * nb
+
+    def velocities(self) -> tuple[list[NDArray], list[NDArray]]:
+        """Momentum's velocities ``(for weights, for biases)``, shaped like them; zero at first.
+
+        They belong to the network, so that training resumed by another
+        ``sgd`` call carries its momentum on.
+        """
+        if self.weight_velocities is None:
+            self.weight_velocities = [np.zeros_like(w) for w in self.weights]
+            self.bias_velocities = [np.zeros_like(b) for b in self.biases]
+        return self.weight_velocities, self.bias_velocities
 
     def sgd(
         self,
@@ -220,22 +289,39 @@ class Network:
         eta: float,
         test_data: Dataset | None = None,
         *,
+        lmbda: float = 0.0,
+        momentum: float = 0.0,
         validation_data: Dataset | None = None,
+        monitor_training: bool = False,
+        early_stop: int | None = None,
+        eta_schedule: int | None = None,
+        keep_best: bool = False,
         callback: Callable[[EpochResult], None] | None = None,
         on_batch: Callable[[int], None] | None = None,
         rng: np.random.Generator | None = None,
         method: str = "fast",
-    ) -> list[EpochResult]:
+    ) -> History:
         """Train with mini-batch stochastic gradient descent; return the history.
 
         Each epoch shuffles the training examples (each is used exactly once)
         and steps through them ``mini_batch_size`` at a time; when N is not a
         multiple of m the last mini-batch is smaller, and its step is still
-        divided by its own size.  After each epoch the network is scored on
-        ``test_data`` and ``validation_data`` when given, and ``callback`` is
-        called with that epoch's result (the CLI prints it).  ``on_batch(m)``
-        is called after each mini-batch (for progress bars).  Shuffling draws
-        from ``rng``, by default the network's own generator.
+        divided by its own size.  ``lmbda`` (λ) adds chapter 3's L2
+        regularisation and ``momentum`` (μ) its momentum (see :meth:`step`).
+
+        After each epoch the network is scored on ``test_data`` and
+        ``validation_data`` when given (and on the training data, with
+        ``monitor_training``), and ``callback`` is called with that epoch's
+        result (the CLI prints it).  ``on_batch(m)`` is called after each
+        mini-batch (for progress bars).  Shuffling draws from ``rng``, by
+        default the network's own generator.
+
+        Chapter 3's stopping rules watch the validation accuracy (see
+        :mod:`neuraldigits.plateau`): ``early_stop=N`` stops after N epochs
+        without improvement; ``eta_schedule=N`` halves η after each N such
+        epochs and stops at η₀/128.  ``keep_best`` leaves the network with the
+        weights of its best validation epoch.  The history records each
+        epoch's η, why training stopped and the best epoch.
 
         ``method`` chooses how each epoch is computed, never what: "reference"
         is :meth:`update_mini_batch` per mini-batch, as in the book; "fast" (the
@@ -245,7 +331,7 @@ class Network:
         same seed, to float rounding; the fast paths call ``on_batch`` per
         chunk of mini-batches rather than per mini-batch.  "fast" uses the
         reference path when ``backprop``, ``update_mini_batch`` or ``step`` has
-        been overridden, or the cost is not quadratic.
+        been overridden.
         """
         images, labels = self.check_dataset(training_data, "training_data")
         if test_data is not None:
@@ -257,12 +343,20 @@ class Network:
                 "need epochs ≥ 0, mini_batch_size ≥ 1 and eta > 0; got "
                 f"epochs={epochs}, mini_batch_size={mini_batch_size}, eta={eta}"
             )
+        if not (lmbda >= 0 and 0 <= momentum < 1):
+            raise ValueError(f"need lmbda ≥ 0 and 0 ≤ momentum < 1; got {lmbda}, {momentum}")
+        if validation_data is None and (early_stop or eta_schedule or keep_best):
+            raise ValueError("early_stop, eta_schedule and keep_best watch validation_data")
         if method not in EPOCH_METHODS:
             raise ValueError(f"unknown method {method!r}; known: {', '.join(EPOCH_METHODS)}")
         rng = self.rng if rng is None else rng
-        trainer = EPOCH_METHODS[method](self, images, labels, int(mini_batch_size), eta)
-        history = []
+        plateau = Plateau(eta, early_stop, eta_schedule)
+        trainer = EPOCH_METHODS[method](
+            self, images, labels, int(mini_batch_size), eta, lmbda, momentum
+        )
+        history, best = History(), None
         for epoch in range(int(epochs)):
+            trainer.eta = plateau.eta
             start = time.perf_counter()
             trainer.epoch(rng.permutation(len(labels)), on_batch)
             seconds = time.perf_counter() - start
@@ -270,18 +364,37 @@ class Network:
                 result = EpochResult(
                     epoch=epoch,
                     seconds=seconds,
-                    test=None if test_data is None else self.score(test_data),
-                    validation=None if validation_data is None else self.score(validation_data),
+                    test=None if test_data is None else self.score(test_data, lmbda),
+                    validation=None
+                    if validation_data is None
+                    else self.score(validation_data, lmbda),
+                    training=self.score((images, labels), lmbda) if monitor_training else None,
+                    eta=plateau.eta,
                 )
             history.append(result)
             if callback is not None:
                 callback(result)
+            if result.validation is None:
+                continue
+            history.stopped = plateau.update(epoch, result.validation.accuracy)
+            if plateau.best_epoch == epoch and keep_best:
+                best = ([w.copy() for w in self.weights], [b.copy() for b in self.biases])
+            if history.stopped:
+                break
+        if validation_data is not None and history:
+            history.best_epoch = plateau.best_epoch
+        if best is not None:
+            self.weights, self.biases = best
         return history
 
     # ------------------------------------------------------------------ evaluation
 
-    def score(self, data: Dataset) -> Score:
-        """Correct answers (argmax of the output) and mean cost C on ``data``."""
+    def score(self, data: Dataset, lmbda: float = 0.0) -> Score:
+        """Correct answers (argmax of the output) and mean cost C on ``data``.
+
+        With ``lmbda`` = λ > 0 the cost includes the L2 term λ/(2n) Σ_w w² (n =
+        len(data)), as the book's ``total_cost`` does.
+        """
         images, labels = self.check_dataset(data, "data")
         correct = 0
         total_cost = 0.0
@@ -291,6 +404,10 @@ class Network:
             correct += int(np.sum(np.argmax(outputs, axis=0) == chunk_labels))
             total_cost += self.cost.fn(outputs, self.one_hot(chunk_labels).T)
         n = len(labels)
+        if n and lmbda:
+            total_cost += (
+                0.5 * lmbda * sum(float(np.sum(np.square(w, dtype=float))) for w in self.weights)
+            )
         return Score(correct=correct, total=n, cost=total_cost / n if n else 0.0)
 
     def evaluate(self, test_data: Dataset) -> int:
@@ -350,6 +467,9 @@ class Network:
         other.__dict__.update(self.__dict__)
         other.weights = [w.copy() for w in self.weights]
         other.biases = [b.copy() for b in self.biases]
+        if self.weight_velocities is not None:
+            other.weight_velocities = [v.copy() for v in self.weight_velocities]
+            other.bias_velocities = [v.copy() for v in self.bias_velocities]
         other.metadata = dict(self.metadata)
         return other
 
@@ -360,6 +480,18 @@ class Network:
 def step_size(eta: float, m: int) -> float:
     """η/m, the step for a gradient summed over m examples: the book's update rule."""
     return eta / m
+
+
+def weight_decay(eta: float, lmbda: float, n: int | None) -> float:
+    """ηλ/n, the fraction of every weight that L2 regularisation takes away per step.
+
+    n is the size of the whole training set (not the mini-batch), as in the book.
+    """
+    if not lmbda:
+        return 0.0
+    if not n or n < 1:
+        raise ValueError(f"L2 regularisation (lmbda={lmbda}) needs the training set's size n ≥ 1")
+    return eta * lmbda / n
 
 
 def mini_batch_steps(n: int, mini_batch_size: int, eta: float) -> tuple[float, float]:
@@ -377,33 +509,51 @@ class EpochRunner(Protocol):
     """How :meth:`Network.sgd` computes its epochs, for one network and training set.
 
     ``epoch(order, on_batch)`` runs the mini-batches ``order[k : k + m]`` in turn,
-    calling ``on_batch(count)`` as examples are done; ``scoring()`` is the
-    context in which sgd scores the network between epochs.
+    calling ``on_batch(count)`` as examples are done, with the step size ``eta``
+    (an attribute sgd may lower between epochs); ``scoring()`` is the context in
+    which sgd scores the network between epochs.
     """
+
+    eta: float
 
     def epoch(self, order: NDArray, on_batch: Callable[[int], None] | None) -> None: ...
 
     def scoring(self) -> AbstractContextManager[object]: ...
 
 
-EpochMethod = Callable[[Network, NDArray, NDArray, int, float], EpochRunner]
-"""Makes an :class:`EpochRunner` from ``(net, images, labels, mini_batch_size, eta)``."""
+EpochMethod = Callable[[Network, NDArray, NDArray, int, float, float, float], EpochRunner]
+"""Makes an :class:`EpochRunner` from ``(net, images, labels, mini_batch_size, eta, lmbda,
+momentum)``; sgd may lower the runner's ``eta`` between epochs."""
 
 
 class BookEpochs:
     """The book's epoch: :meth:`Network.update_mini_batch` on each mini-batch in turn."""
 
     def __init__(
-        self, net: Network, images: NDArray, labels: NDArray, mini_batch_size: int, eta: float
+        self,
+        net: Network,
+        images: NDArray,
+        labels: NDArray,
+        mini_batch_size: int,
+        eta: float,
+        lmbda: float = 0.0,
+        momentum: float = 0.0,
     ) -> None:
         self.net, self.images, self.labels = net, images, labels
-        self.m, self.eta = mini_batch_size, eta
+        self.m, self.eta, self.lmbda, self.momentum = mini_batch_size, eta, lmbda, momentum
 
     def epoch(self, order: NDArray, on_batch: Callable[[int], None] | None = None) -> None:
+        n = len(self.labels)  # the training set's size, for L2's ηλ/n
         for k in range(0, len(order), self.m):
             idx = order[k : k + self.m]
             # Gathering copies only these m rows, never the whole data set.
-            self.net.update_mini_batch((self.images[idx], self.labels[idx]), self.eta)
+            mini_batch = (self.images[idx], self.labels[idx])
+            if self.lmbda or self.momentum:
+                self.net.update_mini_batch(
+                    mini_batch, self.eta, self.lmbda, n, momentum=self.momentum
+                )
+            else:  # chapter 1's call, which a subclass's own update_mini_batch may expect
+                self.net.update_mini_batch(mini_batch, self.eta)
             if on_batch is not None:
                 on_batch(len(idx))
 

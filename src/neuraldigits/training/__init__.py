@@ -37,24 +37,35 @@ def has_book_step(net: Network) -> bool:
     )
 
 
-def fast_epochs(net: Network, images, labels, mini_batch_size: int, eta: float, backend=None):
+def fast_epochs(
+    net: Network,
+    images,
+    labels,
+    mini_batch_size: int,
+    eta: float,
+    lmbda: float = 0.0,
+    momentum: float = 0.0,
+    backend: str | None = None,
+):
     """The epochs of ``method="fast"`` (``backend`` None) or of a named backend.
 
     "fast" falls back to the book's path for a network whose step the fast
     paths do not compute; a named backend refuses such a network instead.
     """
-    if backend is None and not has_book_step(net):
-        return BookEpochs(net, images, labels, mini_batch_size, eta)
-    if net.cost.name != "quadratic":
-        raise ValueError(f'method "{backend}" implements the quadratic cost only')
+    if backend is None and not (has_book_step(net) and not lmbda and not momentum):
+        return BookEpochs(net, images, labels, mini_batch_size, eta, lmbda, momentum)
+    if net.cost.name != "quadratic" or lmbda or momentum:
+        raise ValueError(
+            f'method "{backend}" implements the quadratic cost without lmbda or momentum only'
+        )
     trainer = Trainer(net, images, labels, mini_batch_size, eta, backend)
     trainer.prepare()  # one-off work (compiling, indexing) is no epoch's time
     return trainer
 
 
 def _named(backend: str):
-    def epochs(net: Network, images, labels, mini_batch_size: int, eta: float):
-        return fast_epochs(net, images, labels, mini_batch_size, eta, backend)
+    def epochs(net: Network, images, labels, mini_batch_size, eta, lmbda=0.0, momentum=0.0):
+        return fast_epochs(net, images, labels, mini_batch_size, eta, lmbda, momentum, backend)
 
     return epochs
 
