@@ -58,7 +58,9 @@ def fast_epochs(
         raise ValueError(
             f'method "{backend}" implements the quadratic cost without lmbda or momentum only'
         )
-    trainer = Trainer(net, images, labels, mini_batch_size, eta, backend)
+    trainer = Trainer(
+        net, images, labels, mini_batch_size, eta, backend, lmbda=lmbda, momentum=momentum
+    )
     trainer.prepare()  # one-off work (compiling, indexing) is no epoch's time
     return trainer
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
@@ -92,6 +93,21 @@ def _check_backend(backend: str, images: NDArray, dtype: np.dtype) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Rule:
+    """What each SGD step computes, as :meth:`Network.step` does: every backend reads this.
+
+    ``eta`` η; ``lmbda`` λ with ``n`` the training set's size (L2's decay ηλ/n);
+    ``momentum`` μ; ``cost`` the network's cost's name ("quadratic", "cross-entropy").
+    """
+
+    eta: float
+    lmbda: float = 0.0
+    momentum: float = 0.0
+    n: int = 1
+    cost: str = "quadratic"
+
+
 class Trainer:
     """SGD epochs for one network on one data set, the fast way.
 
@@ -113,11 +129,15 @@ class Trainer:
         eta: float,
         backend: str | None = None,
         threads: int | None = None,
+        *,
+        lmbda: float = 0.0,
+        momentum: float = 0.0,
     ) -> None:
         backend = backend or backend_for(images, net.dtype)
         _check_backend(backend, images, net.dtype)
         self.net, self.images, self.labels = net, images, labels
         self.m, self.eta, self.backend = int(mini_batch_size), float(eta), backend
+        self.lmbda, self.momentum = float(lmbda), float(momentum)
         self.threads = 1
         if backend == "c":
             self.threads = threads or ckernel.default_threads(net.sizes[1])
@@ -143,7 +163,7 @@ class Trainer:
         if self.backend == "numba":
             _numba_epoch(
                 compiled_kernels(), self.net, self._sparse, self.images.dtype, self._labels,
-                np.empty(0, np.int64), self.m, self.eta, None,
+                np.empty(0, np.int64), self.m, self.rule, None,
             )  # fmt: skip
 
     def scoring(self) -> AbstractContextManager[object]:
@@ -157,24 +177,30 @@ class Trainer:
             self._blas = ThreadpoolController()  # finds the BLAS libraries: once per run
         return self._blas.limit(limits=1, user_api="blas")
 
+    @property
+    def rule(self) -> Rule:
+        """This epoch's step rule (``eta`` may have been lowered since the last one)."""
+        return Rule(self.eta, self.lmbda, self.momentum, len(self.labels), self.net.cost.name)
+
     def epoch(self, order: NDArray, on_batch: Callable[[int], None] | None = None) -> None:
         """One pass over the examples ``order`` (usually a permutation of range(N)).
 
         ``on_batch(count)`` is called after each chunk of mini-batches.
         """
+        rule = self.rule
         if self.backend == "numpy":
-            _numpy_epoch(self.net, self.images, self.labels, order, self.m, self.eta, on_batch)
+            _numpy_epoch(self.net, self.images, self.labels, order, self.m, rule, on_batch)
             return
         self.prepare()
         if self.backend == "c":
             _c_epoch(
                 self.net, self._sparse, self.images.dtype, self._labels, order, self.m,
-                self.eta, on_batch, self.threads,
+                rule, on_batch, self.threads,
             )  # fmt: skip
             return
         _numba_epoch(
             compiled_kernels(), self.net, self._sparse, self.images.dtype, self._labels, order,
-            self.m, self.eta, on_batch,
+            self.m, rule, on_batch,
         )  # fmt: skip
 
 
@@ -217,11 +243,11 @@ def _copy_back(net: Network, w0t: NDArray, weights: list, biases: list) -> None:
         b[:, 0] = b_used[: len(b)]
 
 
-def _c_epoch(net, sparse, image_dtype, labels, order, m, eta, on_batch, threads) -> None:
+def _c_epoch(net, sparse, image_dtype, labels, order, m, rule: Rule, on_batch, threads) -> None:
     n = len(order)
     order = np.ascontiguousarray(order, dtype=np.int64)
     widths, pads, w0t, weights, biases = _kernel_layout(net, ckernel.padded, ckernel.aligned_zeros)
-    step, last_step = mini_batch_steps(n, m, eta)
+    step, last_step = mini_batch_steps(n, m, rule.eta)
     scale = 1 / 255 if image_dtype == np.uint8 else 1.0
     try:
         for start, stop in _chunks(n, m, on_batch):
@@ -236,7 +262,7 @@ def _c_epoch(net, sparse, image_dtype, labels, order, m, eta, on_batch, threads)
         _copy_back(net, w0t, weights, biases)
 
 
-def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_batch) -> None:
+def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, rule: Rule, on_batch) -> None:
     dtype = net.dtype.type
     n = len(order)
     order = np.ascontiguousarray(order, dtype=np.int64)
@@ -245,7 +271,7 @@ def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_ba
     )
     acts = tuple(np.zeros((m, size), dtype) for size in pads)
     deltas = tuple(np.zeros((m, size), dtype) for size in pads)
-    step, last_step = mini_batch_steps(n, m, eta)
+    step, last_step = mini_batch_steps(n, m, rule.eta)
     scalars = (
         dtype(step),
         dtype(last_step),
@@ -266,11 +292,11 @@ def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, eta, on_ba
         _copy_back(net, w0t, weights, biases)
 
 
-def _numpy_epoch(net, images, labels, order, m, eta, on_batch) -> None:
+def _numpy_epoch(net, images, labels, order, m, rule: Rule, on_batch) -> None:
     """The reference maths with rows as examples, buffers reused across mini-batches."""
     dtype = net.dtype
     n = len(order)
-    steps = mini_batch_steps(n, m, eta)
+    steps = mini_batch_steps(n, m, rule.eta)
     raw = np.empty((m, images.shape[1]), images.dtype)  # gathered rows, as stored
     x = np.empty((m, images.shape[1]), dtype)
     y = np.empty((m, net.sizes[-1]), dtype)
