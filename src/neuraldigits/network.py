@@ -351,9 +351,10 @@ class Network:
             raise ValueError(f"unknown method {method!r}; known: {', '.join(EPOCH_METHODS)}")
         rng = self.rng if rng is None else rng
         plateau = Plateau(eta, early_stop, eta_schedule)
-        trainer = EPOCH_METHODS[method](
-            self, images, labels, int(mini_batch_size), eta, lmbda, momentum
-        )
+        # A prepared training set (neuraldigits.training.prepare) goes on whole, so
+        # that the work it holds is not redone; any other is the checked pair.
+        data = training_data if getattr(training_data, "prepared", False) else (images, labels)
+        trainer = EPOCH_METHODS[method](self, data, int(mini_batch_size), eta, lmbda, momentum)
         history, best = History(), None
         for epoch in range(int(epochs)):
             trainer.eta = plateau.eta
@@ -521,8 +522,8 @@ class EpochRunner(Protocol):
     def scoring(self) -> AbstractContextManager[object]: ...
 
 
-EpochMethod = Callable[[Network, NDArray, NDArray, int, float, float, float], EpochRunner]
-"""Makes an :class:`EpochRunner` from ``(net, images, labels, mini_batch_size, eta, lmbda,
+EpochMethod = Callable[[Network, Dataset, int, float, float, float], EpochRunner]
+"""Makes an :class:`EpochRunner` from ``(net, training_data, mini_batch_size, eta, lmbda,
 momentum)``; sgd may lower the runner's ``eta`` between epochs."""
 
 
@@ -532,14 +533,14 @@ class BookEpochs:
     def __init__(
         self,
         net: Network,
-        images: NDArray,
-        labels: NDArray,
+        training_data: Dataset,
         mini_batch_size: int,
         eta: float,
         lmbda: float = 0.0,
         momentum: float = 0.0,
     ) -> None:
-        self.net, self.images, self.labels = net, images, labels
+        self.net = net
+        self.images, self.labels = training_data
         self.m, self.eta, self.lmbda, self.momentum = mini_batch_size, eta, lmbda, momentum
 
     def epoch(self, order: NDArray, on_batch: Callable[[int], None] | None = None) -> None:

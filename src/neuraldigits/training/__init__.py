@@ -20,9 +20,10 @@ import this package (it sits below it), so this module adds the fast methods to
 from __future__ import annotations
 
 from ..network import EPOCH_METHODS, BookEpochs, Network
+from .prepared import PreparedData, prepare
 from .trainer import BACKENDS, Trainer, backend_for
 
-__all__ = ["BACKENDS", "Trainer", "backend_for", "fast_epochs"]
+__all__ = ["BACKENDS", "PreparedData", "Trainer", "backend_for", "fast_epochs", "prepare"]
 
 # The parts of Network that define its SGD step: the fast paths compute exactly these.
 _BOOK_STEP = ("backprop", "update_mini_batch", "step")
@@ -39,8 +40,7 @@ def has_book_step(net: Network) -> bool:
 
 def fast_epochs(
     net: Network,
-    images,
-    labels,
+    training_data,
     mini_batch_size: int,
     eta: float,
     lmbda: float = 0.0,
@@ -50,24 +50,31 @@ def fast_epochs(
     """The epochs of ``method="fast"`` (``backend`` None) or of a named backend.
 
     "fast" falls back to the book's path for a network whose step the fast
-    paths do not compute; a named backend refuses such a network instead.
+    paths do not compute; a named backend refuses such a network instead.  A
+    :class:`PreparedData` brings its ink pixels along, so they are not listed again.
     """
     if backend is None and not (has_book_step(net) and not lmbda and not momentum):
-        return BookEpochs(net, images, labels, mini_batch_size, eta, lmbda, momentum)
+        return BookEpochs(net, training_data, mini_batch_size, eta, lmbda, momentum)
     if net.cost.name != "quadratic" or lmbda or momentum:
         raise ValueError(
             f'method "{backend}" implements the quadratic cost without lmbda or momentum only'
         )
+    images, labels = training_data
+    backend = backend or backend_for(images, net.dtype)
+    sparse = None
+    if isinstance(training_data, PreparedData):
+        sparse = training_data.sparse(float32_values=backend == "c")
     trainer = Trainer(
-        net, images, labels, mini_batch_size, eta, backend, lmbda=lmbda, momentum=momentum
-    )
+        net, images, labels, mini_batch_size, eta, backend,
+        lmbda=lmbda, momentum=momentum, sparse=sparse,
+    )  # fmt: skip
     trainer.prepare()  # one-off work (compiling, indexing) is no epoch's time
     return trainer
 
 
 def _named(backend: str):
-    def epochs(net: Network, images, labels, mini_batch_size, eta, lmbda=0.0, momentum=0.0):
-        return fast_epochs(net, images, labels, mini_batch_size, eta, lmbda, momentum, backend)
+    def epochs(net: Network, training_data, mini_batch_size, eta, lmbda=0.0, momentum=0.0):
+        return fast_epochs(net, training_data, mini_batch_size, eta, lmbda, momentum, backend)
 
     return epochs
 

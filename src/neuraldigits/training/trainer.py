@@ -132,6 +132,7 @@ class Trainer:
         *,
         lmbda: float = 0.0,
         momentum: float = 0.0,
+        sparse: tuple[NDArray, NDArray, NDArray] | None = None,
     ) -> None:
         backend = backend or backend_for(images, net.dtype)
         _check_backend(backend, images, net.dtype)
@@ -141,7 +142,7 @@ class Trainer:
         self.threads = 1
         if backend == "c":
             self.threads = threads or ckernel.default_threads(net.sizes[1])
-        self._sparse: tuple[NDArray, NDArray, NDArray] | None = None
+        self._sparse = sparse  # the ink pixels, when the caller listed them (PreparedData)
         self._labels: NDArray | None = None
         self._blas: ThreadpoolController | None = None
 
@@ -153,12 +154,13 @@ class Trainer:
         cache) with a call that runs no mini-batch.  :meth:`epoch` calls it if
         you do not.
         """
-        if self.backend == "numpy" or self._sparse is not None:
+        if self.backend == "numpy" or self._labels is not None:
             return
-        indptr, indices, values = sparse_rows(self.images)
+        if self._sparse is None:
+            self._sparse = sparse_rows(self.images)
+        indptr, indices, values = self._sparse
         if self.backend == "c" and values.dtype == np.float64:
-            values = values.astype(np.float32)
-        self._sparse = indptr, indices, values
+            self._sparse = indptr, indices, values.astype(np.float32)
         self._labels = np.ascontiguousarray(self.labels, dtype=np.int64)  # the kernels' type
         if self.backend == "numba":
             _numba_epoch(
