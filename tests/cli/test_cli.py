@@ -155,6 +155,10 @@ def test_ctrl_c_keeps_the_best_model_so_far(tiny_mnist_dir, tmp_path, capsys, mo
         (["train", "--epochs", "0"], "positive whole number"),
         (["train", "--eta", "-3"], "positive finite number"),
         (["train", "--mini-batch-size", "ten"], "whole number"),
+        (["train", "--momentum", "1"], "from 0 up to (not including) 1"),
+        (["train", "--lmbda", "-1"], "non-negative finite number"),
+        (["train", "--cost", "hinge"], "invalid choice: 'hinge'"),
+        (["train", "--early-stop", "0"], "positive whole number"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_clear_message(argv, message, capsys):
@@ -182,3 +186,28 @@ def test_console_script_entry_point_runs(tmp_path):
         timeout=60,
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+def test_train_runs_chapter_3_and_records_its_settings(tiny_mnist_dir, tmp_path, capsys):
+    model = tmp_path / "ch3.npz"
+    code, out, _ = train(
+        capsys, tiny_mnist_dir, "--epochs", "40", "--seed", "2", "--eta", "0.5",
+        "--cost", "cross-entropy", "--init", "scaled", "--lmbda", "5", "--momentum", "0.5",
+        "--eta-schedule", "1", "--out", str(model),
+    )  # fmt: skip
+    assert code == 0
+    first = out.splitlines()[1]
+    assert first.endswith(
+        "seed 2, cross-entropy cost, scaled init, lmbda 5.0, momentum 0.5, "
+        "eta halved after 1 epoch without improvement"
+    )
+    assert "Stopped after epoch" in out and "η lowered to 0.25" in out
+    net = load(model)
+    meta = net.metadata
+    assert net.cost.name == "cross-entropy"
+    assert {k: meta["training"][k] for k in ("cost", "init", "lmbda", "momentum")} == {
+        "cost": "cross-entropy", "init": "scaled", "lmbda": 5.0, "momentum": 0.5,
+    }  # fmt: skip
+    assert meta["training"]["stopped"] == "η fell to η₀/128 = 0.00390625"
+    assert [epoch["eta"] for epoch in meta["history"]][:2] == [0.5, 0.5]
+    assert len(meta["history"]) < 40

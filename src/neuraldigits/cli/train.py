@@ -8,14 +8,17 @@ import sys
 
 import numpy as np
 
+from ..costs import COSTS
 from ..errors import NeuralDigitsError
 from ..geometry import PIXELS, SIDE
 from ..locations import default_model_path
 from ..modelfile import save
-from ..network import EpochResult, Network
+from ..network import INITS, EpochResult, Network
 from .common import (
     add_data_argument,
+    fraction,
     layer_sizes,
+    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
@@ -59,6 +62,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "printed so the run can be repeated)",
     )
     parser.add_argument(
+        "--cost",
+        choices=list(COSTS),
+        default="quadratic",
+        help="the cost SGD minimises: chapter 1's quadratic, or chapter 3's cross-entropy",
+    )
+    parser.add_argument(
+        "--init",
+        choices=list(INITS),
+        default="large",
+        help="how weights start: chapter 1's N(0, 1) (large), or chapter 3's N(0, 1/n_in) (scaled)",
+    )
+    parser.add_argument(
+        "--lmbda",
+        type=non_negative_float,
+        default=0.0,
+        metavar="λ",
+        help="L2 regularisation: each step shrinks the weights by ηλ/n (chapter 3; 0 = off)",
+    )
+    parser.add_argument(
+        "--momentum",
+        type=fraction,
+        default=0.0,
+        metavar="μ",
+        help="momentum coefficient μ in [0, 1) (chapter 3; 0 = plain SGD)",
+    )
+    parser.add_argument(
+        "--early-stop",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="stop after N epochs without a better validation accuracy (default: off)",
+    )
+    parser.add_argument(
+        "--eta-schedule",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="halve η after each N epochs without a better validation accuracy, and stop at "
+        "η/128, as chapter 3 suggests (default: off)",
+    )
+    parser.add_argument(
         "--augment",
         type=non_negative_int,
         nargs="?",
@@ -91,10 +135,11 @@ def run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     if args.augment:
         training = _augment(training, args.augment, seed)
-    net = Network(args.sizes, seed=seed)
+    net = Network(args.sizes, seed=seed, cost=args.cost, init=args.init)
     print(
         f"Training {args.sizes} on {len(training[1]):,} images: {args.epochs} epochs, "
-        f"mini-batch size {args.mini_batch_size}, eta {args.eta}, seed {seed}",
+        f"mini-batch size {args.mini_batch_size}, eta {args.eta}, seed {seed}"
+        + "".join(f", {part}" for part in _chapter_3_settings(args)),
         flush=True,
     )
     tracker = _Tracker(net)
@@ -106,16 +151,26 @@ def run(args: argparse.Namespace) -> int:
         "augment": args.augment,
         "training_examples": len(training[1]),
         "data": data.source,
+        "cost": args.cost,
+        "init": args.init,
+        "lmbda": args.lmbda,
+        "momentum": args.momentum,
+        "early_stop": args.early_stop,
+        "eta_schedule": args.eta_schedule,
     }
     bar = epoch_bar(len(training[1]))
     try:
-        net.sgd(
+        history = net.sgd(
             training,
             args.epochs,
             args.mini_batch_size,
             args.eta,
             test_data=test,
+            lmbda=args.lmbda,
+            momentum=args.momentum,
             validation_data=validation,
+            early_stop=args.early_stop,
+            eta_schedule=args.eta_schedule,
             callback=tracker.after_epoch,
             on_batch=bar.update if bar else None,
         )
@@ -134,6 +189,9 @@ def run(args: argparse.Namespace) -> int:
         return 130
     if bar:
         bar.close()
+    if history.stopped:
+        settings["stopped"] = history.stopped
+        print(f"Stopped after epoch {history[-1].epoch}: {history.stopped}")
     best_test = max(tracker.history, key=lambda r: r.test.correct)
     print(
         f"Best test accuracy: {best_test.test.correct} / {best_test.test.total} "
@@ -159,6 +217,8 @@ class _Tracker:
         self.warned = False
 
     def after_epoch(self, r: EpochResult) -> None:
+        if self.history and r.eta != self.history[-1].eta:
+            print(f"(η lowered to {r.eta:g}: no better validation accuracy for a while)")
         self.history.append(r)
         t, v = r.test, r.validation
         print(
@@ -188,6 +248,28 @@ class _Tracker:
             best_epoch=self.best_epoch,
             interrupted=interrupted,
         )
+
+
+def _chapter_3_settings(args: argparse.Namespace) -> list[str]:
+    """The settings that differ from chapter 1's recipe, for the run's first line."""
+    parts = []
+    if args.cost != "quadratic":
+        parts.append(f"{args.cost} cost")
+    if args.init != "large":
+        parts.append(f"{args.init} init")
+    if args.lmbda:
+        parts.append(f"lmbda {args.lmbda}")
+    if args.momentum:
+        parts.append(f"momentum {args.momentum}")
+    if args.early_stop:
+        parts.append(f"early stop after {_epochs(args.early_stop)} without improvement")
+    if args.eta_schedule:
+        parts.append(f"eta halved after {_epochs(args.eta_schedule)} without improvement")
+    return parts
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
 
 
 def _augment(training, copies: int, seed: int):
