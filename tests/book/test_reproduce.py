@@ -1,4 +1,4 @@
-"""`digits reproduce`: every experiment and baseline, the table, the results file."""
+"""`digits reproduce`: every experiment and baseline, chapters 1 and 3, the tables, the file."""
 
 import numpy as np
 import pytest
@@ -6,6 +6,7 @@ from support.data import synthetic_digits
 
 from neuraldigits.book import reproduce
 from neuraldigits.cli import main
+from neuraldigits.network import Network
 
 
 def flat(n, seed):
@@ -13,25 +14,96 @@ def flat(n, seed):
     return images.reshape(n, -1), labels.astype(np.int64)
 
 
+# Chapter 3's runs as the book states them (chap3.html): key → sizes, cost, init, λ, η,
+# and the set its figure is on.  Written out here, not read from the specs under test.
+CHAPTER3_BOOK = {
+    "ce30": ([784, 30, 10], "cross-entropy", "large", 0.0, 0.5, "test"),
+    "ce100": ([784, 100, 10], "cross-entropy", "large", 0.0, 0.5, "test"),
+    "l2-30": ([784, 30, 10], "cross-entropy", "large", 5.0, 0.5, "test"),
+    "l2-100": ([784, 100, 10], "cross-entropy", "large", 5.0, 0.5, "validation"),
+    "init-large": ([784, 30, 10], "cross-entropy", "large", 5.0, 0.1, "validation"),
+    "init-scaled": ([784, 30, 10], "cross-entropy", "scaled", 5.0, 0.1, "validation"),
+}
+
+
 @pytest.fixture(scope="module")
 def result():
-    return reproduce.run(flat(300, 1), flat(100, 3), flat(100, 2), seeds=(0, 1), epochs=2)
+    # 60 validation images against 100 test images, so a row shows which set it scored.
+    return reproduce.run(flat(300, 1), flat(60, 3), flat(100, 2), seeds=(0, 1), epochs=2)
 
 
 def test_every_experiment_and_baseline_is_measured(result):
-    keys = [spec.key for spec in reproduce.TRAINING_SPECS] + list(reproduce.BASELINE_BOOK)
+    specs = reproduce.TRAINING_SPECS + reproduce.CHAPTER3_SPECS
+    keys = [spec.key for spec in specs] + list(reproduce.BASELINE_BOOK)
     assert [row.key for row in result.rows] == keys
     for row in result.rows:
-        assert row.total == 100
-        assert all(0 <= c <= 100 for c in row.correct)
+        assert row.total == (60 if row.scored_on == "validation" else 100)
+        assert all(0 <= c <= row.total for c in row.correct)
         assert row.best == max(row.correct)
     by_key = {row.key: row for row in result.rows}
-    for spec in reproduce.TRAINING_SPECS:
+    for spec in specs:
         row = by_key[spec.key]
-        assert len(row.correct) == 2 and len(row.final) == 2
+        assert len(row.correct) == 2 and len(row.final) == 2 and len(row.first) == 2
         assert all(f <= c for f, c in zip(row.final, row.correct))  # peak ≥ final
+        assert all(f <= c for f, c in zip(row.first, row.correct))  # peak ≥ first
     assert len(by_key["random"].correct) == 2  # one guess per seed
     assert len(by_key["darkness"].correct) == 1  # deterministic
+
+
+def test_chapter_3_rows_are_marked_and_carry_the_books_figures(result):
+    by_key = {row.key: row for row in result.rows}
+    assert [spec.key for spec in reproduce.CHAPTER3_SPECS] == list(CHAPTER3_BOOK)
+    for key, (*_, scored_on) in CHAPTER3_BOOK.items():
+        assert by_key[key].chapter == 3
+        assert by_key[key].scored_on == scored_on
+    for spec in reproduce.TRAINING_SPECS:
+        assert by_key[spec.key].chapter == 1
+    for key in reproduce.BASELINE_BOOK:
+        assert by_key[key].chapter == 1
+    figures = {
+        "ce30": "95.49 %",
+        "ce100": "96.82 %",
+        "l2-30": "96.49 %",
+        "l2-100": "97.92 %",
+        "init-large": "under 87 % after the first epoch",
+        "init-scaled": "almost 93 % after the first epoch",
+    }
+    for key, figure in figures.items():
+        assert figure in by_key[key].book
+
+
+def test_chapter_3_runs_use_the_books_settings(monkeypatch):
+    """Spy on Network.sgd: each chapter-3 run trains with the book's cost, init, λ and η."""
+    calls = []
+    sgd = Network.sgd
+
+    def spy(self, training, epochs, mini_batch_size, eta, test_data=None, **kwargs):
+        calls.append(
+            (
+                self.sizes,
+                self.cost.name,
+                self.init,
+                kwargs.get("lmbda", 0.0),
+                eta,
+                epochs,
+                mini_batch_size,
+                kwargs.get("momentum", 0.0),
+            )
+        )
+        return sgd(self, training, epochs, mini_batch_size, eta, test_data, **kwargs)
+
+    monkeypatch.setattr(Network, "sgd", spy)
+    reproduce.run(flat(50, 1), flat(20, 3), flat(20, 2), seeds=(0,), epochs=1, svm=False)
+    chapter1 = calls[: len(reproduce.TRAINING_SPECS)]
+    assert {(cost, init, lmbda) for _, cost, init, lmbda, *_ in chapter1} == {
+        ("quadratic", "large", 0.0)
+    }
+    chapter3 = calls[len(reproduce.TRAINING_SPECS) :]
+    expected = [
+        (sizes, cost, init, lmbda, eta, 1, 10, 0.0)
+        for sizes, cost, init, lmbda, eta, _ in CHAPTER3_BOOK.values()
+    ]
+    assert chapter3 == expected
 
 
 def test_the_best_30_neuron_run_is_kept_with_its_history(result):
@@ -47,12 +119,38 @@ def test_markdown_puts_the_book_beside_the_measurement(result):
     text = reproduce.to_markdown(result, "digits reproduce --seeds=2")
     assert "digits reproduce --seeds=2" in text
     table = [line for line in text.splitlines() if line.startswith("| ")]
-    assert len(table) == 1 + len(result.rows)
+    assert len(table) == 2 + len(result.rows)  # a header per chapter
     assert "95.42 %" in text and "96.59 %" in text and "2,225" in text and "9,435" in text
     net30 = {row.key: row for row in result.rows}["net30"]
     assert f"**{100 * net30.best / 100:.2f} %** ({net30.best:,} / 100)" in text
     assert "on the first 300 MNIST training images" in text
     assert "η = 0.001: after 2 epochs the seeds reach" in text
+    assert "benchmarks/eta_small.py" in text
+
+
+def test_markdown_gives_chapter_3_its_own_section_after_chapter_1(result):
+    text = reproduce.to_markdown(result, "digits reproduce --seeds=2")
+    chapter1, chapter3 = text.split("## Chapter 1\n")[1].split("## Chapter 3\n")
+    rows1 = [line for line in chapter1.splitlines() if line.startswith("| ")]
+    rows3 = [line for line in chapter3.splitlines() if line.startswith("| ")]
+    assert len(rows1) == 1 + len(reproduce.TRAINING_SPECS) + len(reproduce.BASELINE_BOOK)
+    assert len(rows3) == 1 + len(reproduce.CHAPTER3_SPECS)
+    assert "cross-entropy" not in chapter1 and "Baseline" not in chapter3
+    for figure in ("95.49 %", "96.82 %", "96.49 %", "97.92 %", "almost 93 %", "under 87 %"):
+        assert figure in chapter3
+    assert "| validation (60) |" in chapter3 and "| test (100) |" in chapter3
+    by_key = {row.key: row for row in result.rows}
+    l2 = by_key["l2-100"]  # scored on the 60 validation images
+    assert f"**{100 * l2.best / 60:.2f} %** ({l2.best:,} / 60)" in chapter3
+    assert "after the first epoch the seeds\n  average" in chapter3
+    assert "98.04 %" in chapter3  # named as left out
+
+
+def test_cli_prints_each_chapter_under_its_heading(result):
+    text = reproduce.tables(result)
+    assert text.startswith("Chapter 1\n\n| Experiment |")
+    assert "\n\nChapter 3\n\n| Experiment | Book | Scored on |" in text
+    assert text.index("Baseline: average darkness") < text.index("Chapter 3")
 
 
 def test_darkness_note_claims_the_books_figure_only_when_it_is_met(result):
@@ -74,6 +172,7 @@ def test_cli_reproduce_writes_the_table_and_the_plots(tiny_mnist_dir, tmp_path, 
     printed = capsys.readouterr().out
     text = out.read_text()
     assert "| Experiment | Book |" in printed and "| Experiment | Book |" in text
+    assert "\nChapter 3\n" in printed and "## Chapter 3" in text
     assert f"digits reproduce --seeds=1 --epochs=1 --no-svm --data={tiny_mnist_dir}" in text
     assert "SVM" not in text.split("Notes.")[0]
     assert sorted(p.name for p in pictures.iterdir()) == [
@@ -104,3 +203,15 @@ def test_cli_reproduce_without_matplotlib_fails_before_training(
     assert "neuraldigits[plot]" in captured.err
     assert captured.out == ""  # nothing was trained
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_reproduce_help_is_plain_text(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["reproduce", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    description = out.split("\noptions:")[0]
+    assert "Chapter 1:" in description and "Chapter 3:" in description
+    assert "\nChapter 3: trains" in description  # the line breaks are kept
+    for markup in ("`", "**", "|", "η", "λ", "<", "##"):
+        assert markup not in description, markup
