@@ -129,6 +129,20 @@ def ours(
 
 def book(training: Dataset, test: Dataset, recipe: Recipe) -> Timing:
     """The book's network.py algorithm: backprop one example at a time, float64."""
+    net, train, setup = book_trainer(training, recipe)
+    return _timed("book's algorithm, per example, float64", recipe, setup, train,
+                  net.predict, test)  # fmt: skip
+
+
+def book_trainer(training: Dataset, recipe: Recipe) -> tuple[Network, Callable[[int], None], float]:
+    """The book's network.py algorithm, ready to run: ``(net, train, setup_seconds)``.
+
+    ``train(epoch)`` runs one epoch of per-example backprop in float64 on
+    ``net``'s own weight arrays (updated in place), so ``net.evaluate`` scores
+    it between epochs.  The net starts from ``Network(recipe.sizes,
+    seed=recipe.seed)``'s weights (chapter 1's N(0, 1)); the shuffles come from
+    a generator seeded with ``recipe.seed``.
+    """
     net = Network(recipe.sizes, seed=recipe.seed, dtype=np.float64)
     weights, biases = net.weights, net.biases
     rng = np.random.default_rng(recipe.seed)
@@ -176,8 +190,7 @@ def book(training: Dataset, test: Dataset, recipe: Recipe) -> Timing:
             for b, nb in zip(biases, nabla_b):
                 b -= step * nb
 
-    return _timed("book's algorithm, per example, float64", recipe, setup, train,
-                  net.predict, test)  # fmt: skip
+    return net, train, setup
 
 
 # ---------------------------------------------------------------------- PyTorch
