@@ -121,6 +121,8 @@ def test_markdown_puts_the_book_beside_the_measurement(result):
     table = [line for line in text.splitlines() if line.startswith("| ")]
     assert len(table) == 2 + len(result.rows)  # a header per chapter
     assert "95.42 %" in text and "96.59 %" in text and "2,225" in text and "9,435" in text
+    assert "11.39 %" in text and "21.42 %" in text  # chap1.html: Epoch 0: 1139, Epoch 29: 2142
+    assert "9.82 % (982) at epochs 27–29" in text  # chap1.html: Epoch 27–29: 982 / 10000
     net30 = {row.key: row for row in result.rows}["net30"]
     assert f"**{100 * net30.best / 100:.2f} %** ({net30.best:,} / 100)" in text
     assert "on the first 300 MNIST training images" in text

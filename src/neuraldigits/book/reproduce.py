@@ -65,7 +65,7 @@ TRAINING_SPECS = (
         "[784, 30, 10], η = 100 (too large)",
         (30,),
         100.0,
-        "10.09 % (1,009) for 27 epochs, then 9.67 % (967)",
+        "10.09 % (1,009) at epochs 0–3, 9.82 % (982) at epochs 27–29",
     ),
     TrainingSpec(
         "no-hidden",
