@@ -137,9 +137,10 @@ class Exact:
     """A training run redone in float64, and how far float32 rounding can take it.
 
     Per epoch (or the end, for a run stopped early): ``nets``, the float64
-    network; ``bounds``, for each of its weights then biases, the componentwise
-    bound on |float32 − float64| (see :func:`exact_sgd`); with test data,
-    ``scores`` and :func:`score_bounds`'s ``near_ties`` and ``cost_bounds``.
+    network; ``bounds``, for each of its weights then biases (then, with
+    momentum, its weight and bias velocities: ``nets`` hold them), the
+    componentwise bound on |float32 − float64| (see :func:`exact_sgd`); with
+    test data, ``scores`` and :func:`score_bounds`'s ``near_ties`` and ``cost_bounds``.
     """
 
     nets: list[Network] = field(default_factory=list)
@@ -176,17 +177,31 @@ class Exact:
 
     def _pairs(self, net, epoch):
         exact = self.nets[epoch]
-        return zip(net.weights + net.biases, exact.weights + exact.biases, self.bounds[epoch])
+        return zip(_parameters(net, exact), _parameters(exact), self.bounds[epoch])
 
 
-def exact_sgd(start, images, labels, orders, m, eta, *, test_data=None, stop=None) -> Exact:
+def _parameters(net: Network, like: Network | None = None) -> list[NDArray]:
+    """Weights and biases, then velocities when ``like`` (default: ``net``) has them."""
+    arrays = net.weights + net.biases
+    if (like or net).weight_velocities is not None:
+        weight_velocities, bias_velocities = net.velocities()
+        arrays += weight_velocities + bias_velocities
+    return arrays
+
+
+def exact_sgd(
+    start, images, labels, orders, m, eta, *, test_data=None, stop=None, lmbda=0.0, momentum=0.0
+) -> Exact:
     """SGD from the float32 network ``start`` redone in float64, with float32's error bound.
 
     The epochs run the mini-batches ``order[k : k + m]`` of each of ``orders``
     (the permutations net.sgd draws), stepping by η/m (η/m′ for a smaller last
     one), as every path does; ``stop`` ends the run after that many examples.
-    It starts from ``start``'s float32 weights, on the images as float32 paths
-    read them, so only float32's arithmetic separates the two runs.
+    It starts from ``start``'s float32 weights (and velocities, if it has
+    any), on the images as float32 paths read them, so only float32's
+    arithmetic separates the two runs.  ``start.cost`` is the cost trained;
+    ``lmbda`` λ and ``momentum`` μ are chapter 3's (:meth:`Network.step`, with
+    n = len(labels)).
 
     The bound, per parameter, is the sum over the steps of a first-order bound on
     the rounding error one float32 step adds, taken from this run's own values
@@ -210,18 +225,51 @@ def exact_sgd(start, images, labels, orders, m, eta, *, test_data=None, stop=Non
       never more than the terms themselves, T + P (fl(w − t) is no further from
       w − t than w is).  Likewise for b, whose terms are δ's.
 
+    Chapter 3 (d = ηλ/n, μ; biases have d = 0):
+
+    * cross-entropy's δ^L = a − y: e = e_a + u|δ^L|.
+    * L2 without momentum, w → (1 − d) w − terms: the step adds the above, plus
+      γ_2 (1 − d)|w| for rounding 1 − d and the product (a kernel keeping
+      w = s·v with s in float64 spends it instead on renormalising v and on
+      copying s·v back: u|w| each, at most once a step).  Pixels are read as
+      x·fl(scale·s): 2u|x| more (every path gets this allowance when λ > 0),
+      and a step's terms γ_(m+6), one more rounding (step/s).
+    * momentum, v → μv − terms − d w, w → w + v: with e_v, e_w the bounds
+      carried, e_v ← μ e_v + f and e_w ← e_w + μ e_v + f + u(|w| + |v′|) (w + v′
+      rounded; v′ the new v), where f, the step's own error in v′, is the
+      terms' as above (P + γ_(m+5) T), γ_2 (μ|v| + d|w|) for rounding μ, d and
+      their products, and u(μ|v| + d|w| + T + P) for each of v's at most
+      count + 2 additions, in any order.  That is momentum's own map on an
+      error, exactly (an error in v moves w at every later step: 1/(1 − μ)
+      times in all), not the first-order omission below.
+
     An error one step leaves in a parameter changes later steps' sums through
     the same maps as any small change of the weights; the bound adds the steps'
-    errors without that amplification (first order, the steps' Jacobian taken
-    as 1).  Worst-case γ_k leaves room for it: actual roundings have either
-    sign and mostly cancel (~√k u, not ku).  The tests state the margins
-    measured.
+    errors without that amplification (first order: the steps' Jacobian taken
+    as 1, or as momentum's map).  L2's pull on an error (−d times it, into w
+    or v) is part of that Jacobian, the cost's, and left out with it: it only
+    shrinks errors, but taken in absolute value beside momentum's map it would
+    turn the contraction into growth (≈ 3 % a step at d = 0.005, μ = 0.9).
+    Worst-case γ_k leaves room for the omission: actual roundings have either
+    sign and mostly cancel (~√k u, not ku).  The tests state the margins measured.
+
+    The bound is linear in u to first order: scaled by 2^−29 (u = 2^−53) it
+    bounds a float64 run's rounding instead.
     """
     weights = [w.astype(np.float64) for w in start.weights]
     biases = [b[:, 0].astype(np.float64) for b in start.biases]
     bound_w = [np.zeros_like(w) for w in weights]
     bound_b = [np.zeros_like(b) for b in biases]
+    law = _Law(start.cost.name == "cross-entropy", eta * lmbda / len(labels), momentum)
+    if momentum:
+        weight_velocities, bias_velocities = start.copy().velocities()
+        law.velocities = [v.astype(np.float64) for v in weight_velocities] + [
+            v[:, 0].astype(np.float64) for v in bias_velocities
+        ]
+        law.velocity_bounds = [np.zeros_like(v) for v in law.velocities]
     x_all, x_error = _float32_inputs(images)
+    if lmbda:  # read as x·fl(scale·s) by a kernel keeping w^1 = s·v
+        x_error = x_error + 2 * U * np.abs(x_all)
     n_out = start.sizes[-1]
     exact, done = Exact(), 0
     for order in orders:
@@ -233,14 +281,25 @@ def exact_sgd(start, images, labels, orders, m, eta, *, test_data=None, stop=Non
             y = np.zeros((len(idx), n_out))
             y[np.arange(len(idx)), labels[idx]] = 1
             step = steps[len(idx) < m]
-            _step(weights, biases, bound_w, bound_b, x_all[idx], x_error[idx], y, step)
+            _step(weights, biases, bound_w, bound_b, x_all[idx], x_error[idx], y, step, law)
             done += len(idx)
-        net = Network(start.sizes, dtype=np.float64)
+        net = Network(start.sizes, dtype=np.float64, cost=start.cost.name)
         net.weights = [w.copy() for w in weights]
         net.biases = [b[:, None].copy() for b in biases]
         exact.nets.append(net)
         exact.bounds.append([w.copy() for w in bound_w] + [b[:, None].copy() for b in bound_b])
+        if momentum:
+            layers = len(weights)
+            as_arrays = [v.copy() for v in law.velocities[:layers]] + [
+                v[:, None].copy() for v in law.velocities[layers:]
+            ]
+            net.weight_velocities, net.bias_velocities = as_arrays[:layers], as_arrays[layers:]
+            exact.bounds[-1] += [v.copy() for v in law.velocity_bounds[:layers]] + [
+                v[:, None].copy() for v in law.velocity_bounds[layers:]
+            ]
         if test_data is not None:
+            if law.cross_entropy:
+                raise NotImplementedError("score_bounds bounds the quadratic cost only")
             score, ties, cost = score_bounds(net, test_data, bound_w, bound_b)
             exact.scores.append(score)
             exact.near_ties.append(ties)
@@ -311,33 +370,75 @@ def _forward(weights, biases, x, e_x, bound_w=None, bound_b=None):
     return acts, errors
 
 
-def _step(weights, biases, bound_w, bound_b, x, e_x, y, step) -> None:
+@dataclass
+class _Law:
+    """Chapter 3's step for :func:`_step`: cross-entropy's δ^L, L2's d = ηλ/n and momentum
+    μ, with the velocities (weights' then biases', float64) and their bounds."""
+
+    cross_entropy: bool = False
+    decay: float = 0.0
+    momentum: float = 0.0
+    velocities: list[NDArray] = field(default_factory=list)
+    velocity_bounds: list[NDArray] = field(default_factory=list)
+
+
+def _step(weights, biases, bound_w, bound_b, x, e_x, y, step, law=None) -> None:
     """One mini-batch in float64 (the book's maths), adding its float32 rounding to the bounds."""
+    law = law or _Law()
     acts, errors = _forward(weights, biases, x, e_x)
     a, e_a = acts[-1], errors[-1]
-    delta = (a - y) * a * (1 - a)  # (BP1)
-    e_delta = np.abs(a * (1 - a) + (a - y) * (1 - 2 * a)) * e_a + gamma(4) * np.abs(delta)
-    examples = len(x)
-    for layer in range(len(weights) - 1, -1, -1):
+    if law.cross_entropy:
+        delta = a - y  # (BP1), the book's eq. 66
+        e_delta = e_a + U * np.abs(delta)
+    else:
+        delta = (a - y) * a * (1 - a)  # (BP1)
+        e_delta = np.abs(a * (1 - a) + (a - y) * (1 - 2 * a)) * e_a + gamma(4) * np.abs(delta)
+    examples, layers, mu = len(x), len(weights), law.momentum
+    roundings = examples + (6 if law.decay else 5)  # per term, and the m-term sum
+    for layer in range(layers - 1, -1, -1):
         w, b, a_in, e_in = weights[layer], biases[layer], acts[layer], errors[layer]
-        for param, bound, terms, inherited, count in (
+        steps = (
             (w, bound_w[layer], step * np.abs(delta).T @ np.abs(a_in),
              step * (e_delta.T @ np.abs(a_in) + np.abs(delta).T @ e_in),
-             np.count_nonzero(a_in, axis=0)),
+             np.count_nonzero(a_in, axis=0), delta.T @ a_in, law.decay, layer),  # (BP4)
             (b, bound_b[layer], step * np.abs(delta).sum(axis=0), step * e_delta.sum(axis=0),
-             examples),
-        ):  # fmt: skip
-            reach = terms + inherited
-            bound += inherited + gamma(examples + 5) * terms
-            bound += np.minimum(count * U * (np.abs(param) + reach), reach)
+             examples, delta.sum(axis=0), 0.0, layers + layer),  # (BP3)
+        )  # fmt: skip
         if layer:  # (BP2), with the old w
             g = delta @ w
             e_g = e_delta @ np.abs(w) + gamma(w.shape[0]) * (np.abs(delta) @ np.abs(w))
             slope = a_in * (1 - a_in)
             e_slope = np.abs(1 - 2 * a_in) * e_in + gamma(2) * slope
-            new_delta, e_new = g * slope, slope * e_g + np.abs(g) * e_slope
-            e_new += U * np.abs(new_delta)
-        w -= step * (delta.T @ a_in)  # (BP4)
-        b -= step * delta.sum(axis=0)  # (BP3)
-        if layer:
-            delta, e_delta = new_delta, e_new
+            delta, e_delta = g * slope, slope * e_g + np.abs(g) * e_slope
+            e_delta += U * np.abs(delta)
+        for param, bound, terms, inherited, count, gradient, decay, which in steps:
+            reach = terms + inherited
+            if mu:
+                _momentum_step(law, which, param, bound, terms, inherited, count, gradient,
+                               step, decay, roundings)  # fmt: skip
+                continue
+            if decay:
+                bound += gamma(2) * (1 - decay) * np.abs(param)
+            bound += inherited + gamma(roundings) * terms
+            bound += np.minimum(count * U * ((1 - decay) * np.abs(param) + reach), reach)
+            if decay:
+                param *= 1 - decay
+            param -= step * gradient
+
+
+def _momentum_step(law, which, p, bound, terms, inherited, count, gradient, step, decay, roundings):
+    """v → μv − (η/m) gradient − d p, p → p + v for the parameter array ``p``, and the bounds
+    (exact_sgd): e_v ← μ e_v + f, e_p ← e_p + μ e_v + f + u(|p| + |v′|)."""
+    mu, v, v_bound = law.momentum, law.velocities[which], law.velocity_bounds[which]
+    reach = terms + inherited
+    pulled = mu * np.abs(v) + decay * np.abs(p)
+    fresh = inherited + gamma(roundings) * terms + gamma(2) * pulled
+    fresh += (count + 2) * U * (pulled + reach)
+    bound += mu * v_bound + fresh
+    v_bound *= mu
+    v_bound += fresh
+    rounding = np.abs(p)
+    v *= mu
+    v -= step * gradient + decay * p
+    p += v
+    bound += U * (rounding + np.abs(v))
