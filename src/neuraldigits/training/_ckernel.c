@@ -1,10 +1,12 @@
-/* The C kernel: many mini-batches of chapter 1's SGD in one call, float32.
+/* The C kernel: many mini-batches of the book's SGD in one call, float32.
  *
  * The maths is exactly Network.backprop + Network.update_mini_batch (and the
- * numba kernel in kernels.py); only the bookkeeping differs.  neuraldigits/
- * ckernel.py loads this file with ctypes and documents the arguments; read
- * kernels.py first, this is the same loop written so that a C compiler knows
- * what numba could not tell LLVM:
+ * numba kernel in kernels.py); only the bookkeeping differs.  Chapter 1's step
+ * (quadratic cost, no λ, no μ) is one instantiation of the loop below, compiled
+ * as it always was; chapter 3's variations (cost, L2, momentum: see enum
+ * step_mode) are others.  neuraldigits/ckernel.py loads this file with ctypes
+ * and documents the arguments; read kernels.py first, this is the same loop
+ * written so that a C compiler knows what numba could not tell LLVM:
  *
  *  - Buffers do not overlap (`restrict`), so sums stay in registers instead of
  *    being stored and reloaded after every write through another pointer.
@@ -59,6 +61,9 @@ typedef int32_t v8i __attribute__((vector_size(32), aligned(4)));
 
 #define LANES 8
 #define MAX_LAYERS 64
+/* L2 without momentum keeps the input layer's weights as s·V (see run_share):
+ * V is brought back to the true weights once s falls below this. */
+#define RESCALE_BELOW (1.0 / 16)
 #define MAX_THREADS 8
 #ifndef WIDE
 #define WIDE 32 /* columns of layer 1 beyond which its loops stream (see sparse_forward) */
@@ -299,6 +304,33 @@ INLINE void sparse_step(const pixels *x, float step, const float *restrict d, fl
     for (; c < hi; c += LANES) sparse_step_block(x, step, d + c, w0t + c, p1, 1);
 }
 
+/* sparse_forward and sparse_step compiled on their own, per pixel type, for the
+ * chapter 3 modes (see run_share): inlined into their larger loops, which keep
+ * more values live, the compiler ran short of registers inside the pixels'
+ * loops and reloaded their bounds from the stack on every pixel (measured:
+ * 10% slower epochs at 100 hidden neurons).  A call per example costs far less. */
+#define NOINLINE static __attribute__((noinline))
+NOINLINE void forward_u8(pixels x, const float *restrict w0t, int64_t p1,
+                         const float *restrict b, float *restrict out, int64_t lo, int64_t hi) {
+    x.is_u8 = 1;
+    sparse_forward(&x, w0t, p1, b, out, lo, hi);
+}
+NOINLINE void forward_f32(pixels x, const float *restrict w0t, int64_t p1,
+                          const float *restrict b, float *restrict out, int64_t lo, int64_t hi) {
+    x.is_u8 = 0;
+    sparse_forward(&x, w0t, p1, b, out, lo, hi);
+}
+NOINLINE void step_u8(pixels x, float step, const float *restrict d, float *restrict w0t,
+                      int64_t p1, int64_t lo, int64_t hi) {
+    x.is_u8 = 1;
+    sparse_step(&x, step, d, w0t, p1, lo, hi);
+}
+NOINLINE void step_f32(pixels x, float step, const float *restrict d, float *restrict w0t,
+                       int64_t p1, int64_t lo, int64_t hi) {
+    x.is_u8 = 0;
+    sparse_step(&x, step, d, w0t, p1, lo, hi);
+}
+
 INLINE pixels ink(const int64_t *indptr, const uint16_t *indices, const uint8_t *u8,
                   const float *f32, float scale, int64_t row, const int is_u8) {
     int64_t lo = indptr[row];
@@ -332,6 +364,12 @@ typedef struct {
     float *const *weights, *const *biases;
     float *acts[MAX_LAYERS], *deltas[MAX_LAYERS];
     int threads;
+    int64_t n_in;               /* rows of w0t (and v0t) */
+    int cross_entropy, mode;    /* the step rule: see step_mode */
+    float decay, mu;            /* ηλ/n and μ */
+    double keep;                /* 1 − ηλ/n, for the scale of w0t (L2 mode) */
+    float *v0t;                 /* momentum's velocities, laid out as w0t, weights, biases */
+    float *const *v_weights, *const *v_biases;
     barrier meet;
 #if ND_THREADS
     atomic_int go; /* helpers start once every thread exists (else none may wait) */
@@ -357,25 +395,57 @@ INLINE void back_block(const float *restrict d, int64_t n_out, const float *rest
     }
 }
 
-/* Columns [0, 8·NV) of one row w_o of a dense layer's w −= (η/m) Σ_x δ_o aᵀ:
- * d_o is δ_o of the first example (the next ones p_out apart), a the first
- * example's a^(l−1) (the next p_in apart).  The NV vectors of weights stay in
- * registers while the mini-batch's terms are subtracted one example at a time. */
+/* The step every mini-batch takes, as Network.step defines it: a cost and a
+ * mode.  Each is a compile-time constant of the loops that read it, so each
+ * combination is a loop of its own, and chapter 1's (quadratic, PLAIN) computes
+ * exactly what it did before the others existed (the same operations in the
+ * same order: the same roundings, bit for bit).
+ *
+ *  cross_entropy  0: δ^L = (a − y) ⊙ a(1 − a), the quadratic cost (chapter 1);
+ *                 1: δ^L = a − y, the cross-entropy cost (chapter 3).
+ *  mode  PLAIN:    w → w − (η/m) Σ_x ∂C_x/∂w,  b → b − (η/m) Σ_x δ;
+ *        DECAY:    w → (1 − ηλ/n) w − (η/m) Σ_x ∂C_x/∂w (L2; biases never decay);
+ *        MOMENTUM: v → μv − (η/m) Σ_x ∂C_x/∂w − (ηλ/n) w,  w → w + v;
+ *                  v_b → μ v_b − (η/m) Σ_x δ,  b → b + v_b  (λ may be 0).
+ */
+enum step_mode { PLAIN = 0, DECAY = 1, MOMENTUM = 2 };
+
+/* Columns [0, 8·NV) of one row w_o of a dense layer's step (see step_mode above):
+ * w −= (η/m) Σ_x δ_o aᵀ, after w −= (ηλ/n) w (DECAY), or through its velocity
+ * v_o (MOMENTUM).  d_o is δ_o of the first example (the next ones p_out apart),
+ * a the first example's a^(l−1) (the next p_in apart).  The NV vectors of
+ * weights (or velocities) stay in registers while the mini-batch's terms are
+ * subtracted one example at a time. */
 INLINE void dense_step_block(float *restrict w_o, const float *restrict d_o, int64_t p_out,
                              const float *restrict a, int64_t p_in, int64_t mb, float eta_m,
-                             const int NV) {
+                             const int NV, const int mode, float decay, float mu,
+                             float *restrict v_o) {
     v8 acc[4];
-    for (int v = 0; v < NV; v++) acc[v] = load(w_o + LANES * v);
+    if (mode == MOMENTUM)
+        for (int v = 0; v < NV; v++)
+            acc[v] = splat(mu) * load(v_o + LANES * v) - splat(decay) * load(w_o + LANES * v);
+    else
+        for (int v = 0; v < NV; v++) acc[v] = load(w_o + LANES * v);
+    if (mode == DECAY)
+        for (int v = 0; v < NV; v++) acc[v] -= splat(decay) * acc[v];
     for (int64_t k = 0; k < mb; k++) {
         v8 s = splat(eta_m * d_o[k * p_out]);
         for (int v = 0; v < NV; v++) acc[v] -= s * load(a + k * p_in + LANES * v);
     }
-    for (int v = 0; v < NV; v++) store(w_o + LANES * v, acc[v]);
+    if (mode == MOMENTUM)
+        for (int v = 0; v < NV; v++) {
+            store(v_o + LANES * v, acc[v]);
+            store(w_o + LANES * v, load(w_o + LANES * v) + acc[v]);
+        }
+    else
+        for (int v = 0; v < NV; v++) store(w_o + LANES * v, acc[v]);
 }
 
 /* The dense layers for mini-batch examples 0 … mb−1, whose a^1 is in acts[0]:
- * forward, output error, backward down to δ^1, and the dense layers' steps. */
-static void dense_layers(const job *j, int64_t pos, int64_t mb, float eta_m) {
+ * forward, output error, backward down to δ^1, and the dense layers' steps,
+ * by the step rule (cross_entropy, mode). */
+INLINE void dense_layers_rule(const job *j, int64_t pos, int64_t mb, float eta_m,
+                              const int cross_entropy, const int mode) {
     const int64_t last = j->n_layers - 1;
     const int64_t *widths = j->widths, *pads = j->pads;
     /* forward: a^(l+1) = σ(w a^l + b) */
@@ -394,19 +464,25 @@ static void dense_layers(const job *j, int64_t pos, int64_t mb, float eta_m) {
         }
     }
 
-    /* output error (BP1), quadratic cost: δ^L = (a − y) ⊙ a(1 − a) */
+    /* output error (BP1): quadratic cost δ^L = (a − y) ⊙ a(1 − a), cross-entropy a − y */
     for (int64_t k = 0; k < mb; k++) {
         const float *a = j->acts[last] + k * pads[last];
         float *d = j->deltas[last] + k * pads[last];
         int64_t label = j->labels[j->order[pos + k]];
-        for (int64_t o = 0; o < widths[last]; o++)
-            d[o] = (a[o] - (o == label ? 1.0f : 0.0f)) * (a[o] * (1.0f - a[o]));
+        if (cross_entropy)
+            for (int64_t o = 0; o < widths[last]; o++) d[o] = a[o] - (o == label ? 1.0f : 0.0f);
+        else
+            for (int64_t o = 0; o < widths[last]; o++)
+                d[o] = (a[o] - (o == label ? 1.0f : 0.0f)) * (a[o] * (1.0f - a[o]));
     }
 
     /* last to first: δ^(l−1) = (wᵀ δ^l) ⊙ a(1 − a) (BP2) with the old w, then
-     * w −= (η/m) Σ_x δ aᵀ (BP4) and b −= (η/m) Σ_x δ (BP3). */
+     * w −= (η/m) Σ_x δ aᵀ (BP4) and b −= (η/m) Σ_x δ (BP3), by the step rule. */
     for (int64_t l = last; l >= 1; l--) {
         float *restrict w = j->weights[l], *restrict b = j->biases[l];
+        /* momentum's velocities (other modes never read them: w and b stand in) */
+        float *v_w = mode == MOMENTUM ? j->v_weights[l] : w;
+        float *v_b = mode == MOMENTUM ? j->v_biases[l] : b;
         const int64_t p_in = pads[l - 1], p_out = pads[l];
         const float *d = j->deltas[l], *a = j->acts[l - 1];
         for (int64_t k = 0; k < mb; k++) {
@@ -419,29 +495,90 @@ static void dense_layers(const job *j, int64_t pos, int64_t mb, float eta_m) {
                            j->deltas[l - 1] + k * p_in + c, 1);
         }
         for (int64_t o = 0; o < widths[l]; o++) {
+            float *v_o = v_w + o * p_in;
             int64_t c = 0;
             for (; c + 4 * LANES <= p_in; c += 4 * LANES)
-                dense_step_block(w + o * p_in + c, d + o, p_out, a + c, p_in, mb, eta_m, 4);
+                dense_step_block(w + o * p_in + c, d + o, p_out, a + c, p_in, mb, eta_m, 4,
+                                 mode, j->decay, j->mu, v_o + c);
             for (; c < p_in; c += LANES)
-                dense_step_block(w + o * p_in + c, d + o, p_out, a + c, p_in, mb, eta_m, 1);
+                dense_step_block(w + o * p_in + c, d + o, p_out, a + c, p_in, mb, eta_m, 1,
+                                 mode, j->decay, j->mu, v_o + c);
             float b_sum = 0.0f;
             for (int64_t k = 0; k < mb; k++) b_sum += d[k * p_out + o];
-            b[o] -= eta_m * b_sum;
+            if (mode == MOMENTUM) {
+                v_b[o] = j->mu * v_b[o] - eta_m * b_sum;
+                b[o] += v_b[o];
+            } else {
+                b[o] -= eta_m * b_sum;
+            }
         }
     }
+}
+
+/* dense_layers_rule, compiled once per step rule. */
+static void dense_layers(const job *j, int64_t pos, int64_t mb, float eta_m) {
+    switch (j->cross_entropy * 3 + j->mode) {
+    case 0: dense_layers_rule(j, pos, mb, eta_m, 0, PLAIN); break;
+    case 1: dense_layers_rule(j, pos, mb, eta_m, 0, DECAY); break;
+    case 2: dense_layers_rule(j, pos, mb, eta_m, 0, MOMENTUM); break;
+    case 3: dense_layers_rule(j, pos, mb, eta_m, 1, PLAIN); break;
+    case 4: dense_layers_rule(j, pos, mb, eta_m, 1, DECAY); break;
+    default: dense_layers_rule(j, pos, mb, eta_m, 1, MOMENTUM); break;
+    }
+}
+
+/* Columns [lo, hi) of all n_in rows of w0t (rows p1 apart), times f. */
+INLINE void scale_columns(float *restrict w0t, int64_t n_in, int64_t p1, int64_t lo, int64_t hi,
+                          float f) {
+    for (int64_t i = 0; i < n_in; i++)
+        for (int64_t c = lo; c < hi; c += LANES)
+            store(w0t + i * p1 + c, splat(f) * load(w0t + i * p1 + c));
+}
+
+/* Columns [lo, hi) of all n_in rows of the input layer: v → μv − (ηλ/n) w, w → w + v,
+ * momentum's step before the mini-batch's gradient (which the ink rows then take). */
+INLINE void momentum_columns(float *restrict w0t, float *restrict v0t, int64_t n_in, int64_t p1,
+                             int64_t lo, int64_t hi, float mu, float decay) {
+    for (int64_t i = 0; i < n_in; i++)
+        for (int64_t c = lo; c < hi; c += LANES) {
+            float *w = w0t + i * p1 + c, *v = v0t + i * p1 + c;
+            v8 velocity = splat(mu) * load(v) - splat(decay) * load(w);
+            store(v, velocity);
+            store(w, load(w) + velocity);
+        }
 }
 
 /* One thread's share of every mini-batch: the input layer's columns [lo, hi)
  * (its part of z^1, σ, and of the w^1 and b^1 steps).  The leader also runs
  * the dense layers, between two barriers, while the others wait: the input
- * layer's step needs δ^1, and the next forward pass the stepped weights. */
-INLINE void run_share(job *j, int64_t lo, int64_t hi, int leader, const int is_u8) {
+ * layer's step needs δ^1, and the next forward pass the stepped weights.
+ *
+ * Of the step rule (see step_mode) only `mode` changes the input layer's step
+ * (the cost changes δ^L alone, in dense_layers); chapter 1's moves only the
+ * ink rows of w0t, and so, in effect, do the others:
+ *
+ *  - DECAY multiplies every weight by 1 − ηλ/n, which would touch all of w0t
+ *    every step.  Instead the true weights are s·V, with V in w0t and the
+ *    scalar s in double precision: the decay multiplies s, z^1 reads the
+ *    pixels times s, and the gradient's term is divided by the new s.  Every
+ *    thread keeps its own s, computed alike, for its own columns.  V is
+ *    multiplied back by s (and s set to 1) whenever s falls below
+ *    RESCALE_BELOW, so V never grows more than 16-fold, and at the end of the
+ *    call, so that w0t holds the true weights between calls.
+ *  - MOMENTUM's velocity is dense: every weight moves every step, so
+ *    momentum_columns runs over all of the thread's columns, and the ink rows
+ *    then take the gradient's term in both v and w. */
+INLINE void run_share(job *j, int64_t lo, int64_t hi, int leader, const int is_u8,
+                      const int mode) {
     const void *values = is_u8 ? (const void *)j->values_u8 : (const void *)j->values_f32;
     const int64_t value_size = is_u8 ? 1 : 4, p1 = j->pads[0], m = j->m, n = j->n;
     const int64_t *order = j->order;
+    /* DECAY: the true w^1 is s × w0t in this thread's columns; z^1 reads x × s */
+    double s = 1.0;
     for (int64_t pos = j->start; pos < j->stop; pos += m) {
         int64_t mb = n - pos < m ? n - pos : m;
         float eta_m = mb == m ? j->step : j->last_step;
+        const float x_scale = mode == DECAY ? (float)(j->scale * s) : j->scale;
         for (int64_t k = 0; k < mb; k++) {
             /* Examples come in random order, so each one's row pointers, label
              * and pixels start with a cache miss: ask for the row pointers and
@@ -455,27 +592,65 @@ INLINE void run_share(job *j, int64_t lo, int64_t hi, int leader, const int is_u
             }
             if (ahead < n) prefetch_ink(j->indptr, j->indices, values, value_size, order[ahead]);
 
-            pixels x = ink(j->indptr, j->indices, j->values_u8, j->values_f32, j->scale,
+            pixels x = ink(j->indptr, j->indices, j->values_u8, j->values_f32, x_scale,
                            order[pos + k], is_u8);
             float *a1 = j->acts[0] + k * p1;
-            sparse_forward(&x, j->w0t, p1, j->biases[0], a1, lo, hi);
+            if (mode == PLAIN)
+                sparse_forward(&x, j->w0t, p1, j->biases[0], a1, lo, hi);
+            else if (is_u8)
+                forward_u8(x, j->w0t, p1, j->biases[0], a1, lo, hi);
+            else
+                forward_f32(x, j->w0t, p1, j->biases[0], a1, lo, hi);
             sigmoid_columns(a1, j->widths[0], lo, hi, j->clip);
         }
         barrier_wait(&j->meet, j->threads);
         if (leader) dense_layers(j, pos, mb, eta_m);
         barrier_wait(&j->meet, j->threads);
 
+        float *b0 = j->biases[0];
+        float step = eta_m; /* the ink rows' step: η/m on the weights w0t holds */
+        if (mode == DECAY) {
+            double s_next = s * j->keep;
+            if (s_next < RESCALE_BELOW) {
+                scale_columns(j->w0t, j->n_in, p1, lo, hi, (float)s_next);
+                s_next = 1.0;
+            }
+            step = (float)((double)eta_m / s_next);
+            s = s_next;
+        }
+        if (mode == MOMENTUM) {
+            momentum_columns(j->w0t, j->v0t, j->n_in, p1, lo, hi, j->mu, j->decay);
+            for (int64_t h = lo; h < hi; h += LANES)
+                store(j->v_biases[0] + h, splat(j->mu) * load(j->v_biases[0] + h));
+        }
+        /* DECAY: the biases first, so that the ink rows' loop needs fewer registers. */
+        if (mode == DECAY)
+            for (int64_t k = mb - 1; k >= 0; k--)
+                for (int64_t h = lo; h < hi; h += LANES)
+                    store(b0 + h, load(b0 + h) - eta_m * load(j->deltas[0] + k * p1 + h));
         /* Last example first: its rows of w0t are the likeliest still in cache. */
         for (int64_t k = mb - 1; k >= 0; k--) {
             const float *d1 = j->deltas[0] + k * p1;
-            float *b0 = j->biases[0];
-            for (int64_t h = lo; h < hi; h += LANES)
-                store(b0 + h, load(b0 + h) - eta_m * load(d1 + h));
+            float *b_moved = mode == MOMENTUM ? j->v_biases[0] : b0;
+            if (mode != DECAY)
+                for (int64_t h = lo; h < hi; h += LANES)
+                    store(b_moved + h, load(b_moved + h) - eta_m * load(d1 + h));
             pixels x = ink(j->indptr, j->indices, j->values_u8, j->values_f32, j->scale,
                            order[pos + k], is_u8);
-            sparse_step(&x, eta_m, d1, j->w0t, p1, lo, hi);
+            if (mode == PLAIN) {
+                sparse_step(&x, step, d1, j->w0t, p1, lo, hi);
+                continue;
+            }
+            void (*const step_rows)(pixels, float, const float *, float *, int64_t, int64_t,
+                                    int64_t) = is_u8 ? step_u8 : step_f32;
+            if (mode == MOMENTUM) step_rows(x, step, d1, j->v0t, p1, lo, hi);
+            step_rows(x, step, d1, j->w0t, p1, lo, hi);
         }
+        if (mode == MOMENTUM)
+            for (int64_t h = lo; h < hi; h += LANES)
+                store(b0 + h, load(b0 + h) + load(j->v_biases[0] + h));
     }
+    if (mode == DECAY && s != 1.0) scale_columns(j->w0t, j->n_in, p1, lo, hi, (float)s);
 }
 
 /* Thread `id` of j->threads: its columns are a near-equal share of whole vectors. */
@@ -483,10 +658,17 @@ static void run_thread(job *j, int id) {
     int64_t vectors = j->pads[0] / LANES;
     int64_t lo = LANES * (vectors * id / j->threads);
     int64_t hi = LANES * (vectors * (id + 1) / j->threads);
-    if (j->values_u8)
-        run_share(j, lo, hi, id == 0, 1);
-    else
-        run_share(j, lo, hi, id == 0, 0);
+    int leader = id == 0;
+    /* run_share compiled once per image type and mode */
+    if (j->values_u8) {
+        if (j->mode == PLAIN) run_share(j, lo, hi, leader, 1, PLAIN);
+        else if (j->mode == DECAY) run_share(j, lo, hi, leader, 1, DECAY);
+        else run_share(j, lo, hi, leader, 1, MOMENTUM);
+    } else {
+        if (j->mode == PLAIN) run_share(j, lo, hi, leader, 0, PLAIN);
+        else if (j->mode == DECAY) run_share(j, lo, hi, leader, 0, DECAY);
+        else run_share(j, lo, hi, leader, 0, MOMENTUM);
+    }
 }
 
 #if ND_THREADS
@@ -506,16 +688,22 @@ static void *helper_main(void *arg) {
 /* Run the mini-batches of `order` that begin at start, start + m, ... < stop,
  * on `threads` threads (1 … MAX_THREADS; at most one per 8 columns of layer 1).
  * See ckernel.py for every argument; exactly one of values_u8 and values_f32
- * is non-NULL.  Returns 0, or −1 if memory or threads could not be had (then
- * nothing was changed).  The result does not depend on `threads`: each column
- * of z^1 and w^1 is computed by one thread in the same order. */
+ * is non-NULL.  The step rule (step_mode): cross_entropy 0 or 1, decay ηλ/n,
+ * momentum μ; with μ ≠ 0, v0t, v_weights and v_biases are the velocities,
+ * laid out as w0t, weights and biases (else they may be NULL).  Returns 0, or
+ * −1 if memory or threads could not be had (then nothing was changed).  The
+ * result does not depend on `threads`: each column of z^1 and w^1 is computed
+ * by one thread in the same order. */
 ND_EXPORT int nd_sgd_batches(
     const int64_t *indptr, const uint16_t *indices, const uint8_t *values_u8,
     const float *values_f32, const int64_t *labels, const int64_t *order, int64_t n,
     int64_t start, int64_t stop, int64_t m, float step, float last_step, float scale,
     float clip, int64_t n_layers, const int64_t *widths, const int64_t *pads, float *w0t,
-    float *const *weights, float *const *biases, int64_t threads) {
+    float *const *weights, float *const *biases, int64_t threads, int64_t n_in,
+    int64_t cross_entropy, double decay, double momentum, float *v0t, float *const *v_weights,
+    float *const *v_biases) {
     if (n_layers < 1 || n_layers > MAX_LAYERS || m < 1 || threads < 1) return -1;
+    if (momentum != 0.0 && (!v0t || !v_weights || !v_biases)) return -1;
     if (threads > MAX_THREADS) threads = MAX_THREADS;
     if (threads > pads[0] / LANES) threads = pads[0] / LANES;
 #if !ND_THREADS
@@ -523,7 +711,10 @@ ND_EXPORT int nd_sgd_batches(
 #endif
     job j = {indptr, indices, values_u8, values_f32, labels, order, n, start, stop, m,
              step, last_step, scale, clip, n_layers, widths, pads, w0t, weights, biases,
-             .threads = (int)threads};
+             .threads = (int)threads, .n_in = n_in, .cross_entropy = cross_entropy != 0,
+             .mode = momentum != 0.0 ? MOMENTUM : decay != 0.0 ? DECAY : PLAIN,
+             .decay = (float)decay, .mu = (float)momentum, .keep = 1.0 - decay, .v0t = v0t,
+             .v_weights = v_weights, .v_biases = v_biases};
     /* Scratch rows, each layer's block starting on its own cache line, so that
      * threads writing neighbouring columns never share a line. */
     int64_t total = 0;

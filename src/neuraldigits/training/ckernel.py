@@ -1,4 +1,4 @@
-"""The C kernel (``_ckernel.c``): chapter 1's SGD in float32, many mini-batches per call.
+"""The C kernel (``_ckernel.c``): the book's SGD in float32, many mini-batches per call.
 
 The same loop as the numba kernel (:mod:`neuraldigits.training.numba_kernel`) — same maths,
 same order of examples — written in C, where the compiler knows that buffers
@@ -28,6 +28,17 @@ The arguments of :func:`sgd_batches`, in the kernel's layout:
   padding must be zero and stays zero.  :func:`aligned_zeros` makes arrays
   that start on a cache line, so that threads sharing w0t's rows by columns
   share as few lines as the row width allows.
+* The step rule, as :meth:`neuraldigits.network.Network.step` defines it:
+  ``cost`` "quadratic" (δ^L = (a − y) ⊙ a(1 − a), chapter 1) or "cross-entropy"
+  (δ^L = a − y); ``decay`` ηλ/n (L2: w → (1 − ηλ/n) w − (η/m) Σ ∂C_x/∂w,
+  biases not decayed); ``momentum`` μ in [0, 1), with ``velocities``
+  ``(v0t, v_weights, v_biases)`` laid out as ``w0t``, ``weights``, ``biases``
+  and updated in place (v → μv − (η/m) Σ ∂C_x/∂w − (ηλ/n) w, w → w + v; biases
+  without the decay term).  The defaults are chapter 1's step, which the
+  kernel computes exactly as it did before the others existed.  With L2 and
+  no momentum the kernel keeps the input layer's weights as a scalar times
+  ``w0t`` while it runs, so that a step moves only the ink pixels' rows; ``w0t``
+  holds the true weights again when it returns.
 
 Training uses the AVX2+FMA build where the CPU runs it, else the baseline one
 (:func:`variant`); :func:`builds` lists every build this machine runs, and
@@ -52,7 +63,12 @@ from ..errors import SettingError
 LANES = 8
 
 _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+_D = ctypes.c_double
 _ARGTYPES = [_P, _P, _P, _P, _P, _P, _I, _I, _I, _I, _F, _F, _F, _F, _I, _P, _P, _P, _P, _P, _I]
+_ARGTYPES += [_I, _I, _D, _D, _P, _P, _P]  # n_in, then the step rule: cost, decay, μ, velocities
+
+# The costs the kernel computes δ^L for, by name (neuraldigits.costs), and the flag it reads.
+COSTS = {"quadratic": 0, "cross-entropy": 1}
 
 
 def padded(width: int) -> int:
@@ -194,13 +210,37 @@ def sgd_batches(
     biases: list[NDArray],
     threads: int = 1,
     *,
+    cost: str = "quadratic",
+    decay: float = 0.0,
+    momentum: float = 0.0,
+    velocities: tuple[NDArray, list[NDArray], list[NDArray]] | None = None,
     variant: str | None = None,
 ) -> None:
     """Run the mini-batches that begin at ``start``, ``start + m``, … < ``stop`` (see above).
 
+    ``cost``, ``decay``, ``momentum`` and ``velocities``: the step rule (see above).
     ``variant`` names the build (one of :func:`builds`); None: the one training uses.
     """
     library = _chosen(variant)
+    if cost not in COSTS:
+        raise ValueError(f"the C kernel knows the costs {', '.join(COSTS)}, not {cost!r}")
+    if not (decay >= 0 and 0 <= momentum < 1):
+        raise ValueError(f"need decay ≥ 0 and 0 ≤ momentum < 1; got {decay}, {momentum}")
+    v_addresses = [None, None, None]
+    if momentum:
+        if velocities is None:
+            raise ValueError("momentum needs the velocities")
+        v0t, v_weights, v_biases = velocities
+        if len(v_weights) != len(weights) or len(v_biases) != len(biases):
+            raise ValueError("need a velocity for every layer's weights and biases")
+        for v, p in zip((v0t, *v_weights[1:], *v_biases), (w0t, *weights[1:], *biases)):
+            if v.shape != p.shape:
+                raise ValueError(f"a velocity of shape {v.shape} for parameters of {p.shape}")
+        v_addresses = [
+            _address(v0t, np.float32),
+            (ctypes.c_void_p * len(pads))(0, *(_address(v, np.float32) for v in v_weights[1:])),
+            (ctypes.c_void_p * len(pads))(*(_address(v, np.float32) for v in v_biases)),
+        ]
     indptr, indices, values = sparse
     n = len(indptr) - 1
     if len(labels) != n or not 0 <= start <= stop <= len(order):
@@ -218,7 +258,8 @@ def sgd_batches(
         _address(labels, np.int64), _address(order, np.int64), len(order),
         start, stop, m, step, last_step, scale, clip, len(pads),
         _address(widths, np.int64), _address(pads, np.int64), _address(w0t, np.float32),
-        weight_ptrs, bias_ptrs, threads,
+        weight_ptrs, bias_ptrs, threads, w0t.shape[0], COSTS[cost], decay, momentum,
+        *v_addresses,
     )  # fmt: skip
     if status != 0:
         raise MemoryError("the C kernel could not get memory or threads for its scratch")

@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
 from ..activations import SIGMOID_CLIP, sigmoid
-from ..network import Network, mini_batch_steps
+from ..network import Network, mini_batch_steps, weight_decay
 from . import ckernel
 from .sparse import sparse_rows
 
@@ -213,55 +213,88 @@ def _chunks(n: int, m: int, on_batch) -> list[tuple[int, int]]:
     return [(start, min(start + chunk, n)) for start in range(0, n, chunk)] if n else [(0, 0)]
 
 
-def _kernel_layout(net: Network, padded: Callable[[int], int], zeros: Callable) -> tuple:
+def _kernel_layout(
+    net: Network, padded: Callable[[int], int], zeros: Callable, velocities: bool = False
+) -> tuple:
     """Copies of the parameters in the kernels' layout: ``(widths, pads, w0t, weights, biases)``.
 
     Each layer is padded with zeros to ``padded(width)`` neurons (whole SIMD
     vectors); the input layer is transposed, ``w0t`` (n_in, pads[0]), so each
     pixel's weights are one contiguous row; ``weights[l]`` (n_(l+1), pads[l−1])
-    for l ≥ 1 (entry 0 unused), ``biases[l]`` (pads[l],).
+    for l ≥ 1 (entry 0 unused), ``biases[l]`` (pads[l],).  With ``velocities``,
+    a sixth item: momentum's velocities (:meth:`Network.velocities`, zero at
+    first) in the same layout, ``(v0t, v_weights, v_biases)``.
     """
     widths = np.array(net.sizes[1:], np.int64)
     pads = np.array([padded(size) for size in net.sizes[1:]], np.int64)
-    w0t = zeros((net.sizes[0], pads[0]))
-    w0t[:, : net.sizes[1]] = net.weights[0].T
-    weights = [w0t[:0]]
-    for layer, w in enumerate(net.weights[1:], 1):
-        weights.append(zeros((w.shape[0], pads[layer - 1])))
-        weights[-1][:, : w.shape[1]] = w
-    biases = []
-    for layer, b in enumerate(net.biases):
-        biases.append(zeros((pads[layer],)))
-        biases[-1][: len(b)] = b[:, 0]
-    return widths, pads, w0t, weights, biases
+    w0t, weights, biases = _padded_copies(net.weights, net.biases, pads, zeros)
+    if not velocities:
+        return widths, pads, w0t, weights, biases
+    return widths, pads, w0t, weights, biases, _padded_copies(*net.velocities(), pads, zeros)
 
 
-def _copy_back(net: Network, w0t: NDArray, weights: list, biases: list) -> None:
-    """The kernels' parameters back into ``net`` (all layers at the same step)."""
-    net.weights[0][...] = w0t[:, : net.sizes[1]].T
-    for w, w_used in zip(net.weights[1:], weights[1:]):
+def _padded_copies(weights: list, biases: list, pads: NDArray, zeros: Callable) -> tuple:
+    """A network's weights and biases (or velocities) padded to ``pads``: ``(w0t, weights,
+    biases)`` as :func:`_kernel_layout` describes them."""
+    w0t = zeros((weights[0].shape[1], pads[0]))
+    w0t[:, : weights[0].shape[0]] = weights[0].T
+    padded_weights = [w0t[:0]]
+    for layer, w in enumerate(weights[1:], 1):
+        padded_weights.append(zeros((w.shape[0], pads[layer - 1])))
+        padded_weights[-1][:, : w.shape[1]] = w
+    padded_biases = []
+    for layer, b in enumerate(biases):
+        padded_biases.append(zeros((pads[layer],)))
+        padded_biases[-1][: len(b)] = b[:, 0]
+    return w0t, padded_weights, padded_biases
+
+
+def _copy_back(
+    net: Network, w0t: NDArray, weights: list, biases: list, velocities: tuple | None = None
+) -> None:
+    """The kernels' parameters back into ``net`` (all layers at the same step); and with
+    ``velocities`` (``(v0t, v_weights, v_biases)`` from :func:`_kernel_layout`), momentum's
+    velocities into :meth:`Network.velocities`."""
+    _unpad(net.weights, net.biases, w0t, weights, biases)
+    if velocities is not None:
+        _unpad(*net.velocities(), *velocities)
+
+
+def _unpad(weights: list, biases: list, w0t: NDArray, padded_weights: list, padded_biases: list):
+    """The inverse of :func:`_padded_copies`: into ``weights`` and ``biases``, in place."""
+    weights[0][...] = w0t[:, : weights[0].shape[0]].T
+    for w, w_used in zip(weights[1:], padded_weights[1:]):
         w[...] = w_used[:, : w.shape[1]]
-    for b, b_used in zip(net.biases, biases):
+    for b, b_used in zip(biases, padded_biases):
         b[:, 0] = b_used[: len(b)]
 
 
 def _c_epoch(net, sparse, image_dtype, labels, order, m, rule: Rule, on_batch, threads) -> None:
+    """One epoch by the C kernel, with the step ``rule`` (cost, L2's ηλ/n, momentum)."""
     n = len(order)
     order = np.ascontiguousarray(order, dtype=np.int64)
-    widths, pads, w0t, weights, biases = _kernel_layout(net, ckernel.padded, ckernel.aligned_zeros)
+    momentum = rule.momentum > 0  # the velocities go to the kernel and back
+    layout = _kernel_layout(net, ckernel.padded, ckernel.aligned_zeros, velocities=momentum)
+    widths, pads, w0t, weights, biases = layout[:5]
+    velocities = layout[5] if momentum else None
     step, last_step = mini_batch_steps(n, m, rule.eta)
     scale = 1 / 255 if image_dtype == np.uint8 else 1.0
+    rule_args = dict(
+        cost=rule.cost, decay=weight_decay(rule.eta, rule.lmbda, rule.n),
+        momentum=rule.momentum, velocities=velocities,
+    )  # fmt: skip
     try:
         for start, stop in _chunks(n, m, on_batch):
             ckernel.sgd_batches(
                 sparse, labels, order, start, stop, m, step, last_step, scale,
                 float(SIGMOID_CLIP[net.dtype]), widths, pads, w0t, weights, biases, threads,
+                **rule_args,
             )  # fmt: skip
             if on_batch is not None:
                 on_batch(stop - start)
     finally:
-        # Even when interrupted, leave the network consistent.
-        _copy_back(net, w0t, weights, biases)
+        # Even when interrupted, leave the network (and its velocities) consistent.
+        _copy_back(net, w0t, weights, biases, velocities)
 
 
 def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, rule: Rule, on_batch) -> None:
