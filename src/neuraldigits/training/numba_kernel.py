@@ -1,6 +1,7 @@
-"""Compiled SGD kernels (numba): many mini-batches of chapter 1's training in one call.
+"""Compiled SGD kernels (numba): many mini-batches of the book's training in one call.
 
-The maths is exactly :meth:`Network.backprop` + :meth:`Network.update_mini_batch`;
+The maths is exactly :meth:`Network.backprop` + :meth:`Network.update_mini_batch`,
+chapter 1's step or chapter 3's (cross-entropy, L2, momentum: :func:`chapter3`);
 only the bookkeeping changes, because at m = 10 the book's recipe is dominated
 by overhead, not arithmetic:
 
@@ -31,6 +32,15 @@ by overhead, not arithmetic:
 Layers after the first are dense and small; they are plain loops.  Sums are
 taken in a different order from the reference path, so results agree to float
 rounding, not bit for bit (the tests check this).
+
+Chapter 3's L2 decays every weight every step, w → (1 − ηλ/n) w, which in the
+sparse input layer would touch all of w^1 where the gradient touches only the
+ink pixels' rows.  So the kernel keeps w^1 = s·``w0t`` with a running scale s
+in float64: a step multiplies s by 1 − ηλ/n and subtracts its gradient term
+divided by the new s from ``w0t``; z^1 reads each pixel times s.  When s falls
+below :data:`RESCALE_BELOW`, and at the end of each call, s is folded back
+into ``w0t``.  Momentum's velocities are stepped densely, every one every step.
+Chapter 1's step (``rule`` None) is compiled on its own, without any of this.
 """
 
 from __future__ import annotations
@@ -151,6 +161,18 @@ def _exp_neg(u):
     return exp_neg_float32
 
 
+def _like(x, like):
+    """``x`` in the float type of the scalar ``like`` (float32 or float64)."""
+    return type(like)(x)
+
+
+@overload(_like, jit_options={"fastmath": _FASTMATH, "error_model": "numpy"})
+def _like_numba(x, like):
+    if like == types.float32:
+        return lambda x, like: np.float32(x)
+    return lambda x, like: np.float64(x)
+
+
 @_jit
 def _sigmoid(z, one, clip):
     """σ(z) as in :func:`neuraldigits.activations.sigmoid`: stable, |z| clipped at ``clip``.
@@ -196,6 +218,35 @@ def padded(width: int) -> int:
     return -(-width // LANES) * LANES
 
 
+RESCALE_BELOW = 2.0**-10
+"""The input layer's L2 scale s is folded back into its weights when it falls below this:
+a pass over all of w^1, at most once per ln(1024)/(ηλ/n) ≈ 6.9 n/(ηλ) steps.  Read by
+the caller at each call (the tests lower it to fold often)."""
+
+
+def chapter3(cross_entropy, decay, momentum, one, layers, velocities=None, rescale_below=None):
+    """The ``rule`` argument of :func:`sgd_batches` for chapter 3's step, as
+    :meth:`Network.step` takes it.
+
+    ``decay`` ηλ/n (float; L2 off at 0), ``momentum`` μ (0 ≤ μ < 1), ``one`` a 1 of
+    the weights' dtype, ``layers`` the number of weight layers; ``velocities``
+    ``(v0t, v_weights, v_biases)`` laid out as ``w0t``, ``weights``, ``biases``
+    (stepped in place), or None without momentum.  ``rescale_below``: default
+    :data:`RESCALE_BELOW`, read now.
+    """
+    dtype = type(one)
+    if rescale_below is None:
+        rescale_below = RESCALE_BELOW
+    if velocities is None:  # placeholders of the same types: one compiled kernel for all
+        empty = np.zeros((0, 0), dtype)
+        velocities = (empty, (empty,) * layers, (np.zeros(0, dtype),) * layers)
+    v0t, v_weights, v_biases = velocities
+    return (
+        bool(cross_entropy), float(decay), dtype(decay), dtype(momentum), float(rescale_below),
+        v0t, tuple(v_weights), tuple(v_biases),
+    )  # fmt: skip
+
+
 @_jit
 def sgd_batches(
     indptr,
@@ -217,6 +268,7 @@ def sgd_batches(
     biases,
     acts,
     deltas,
+    rule,
 ):
     """Run the mini-batches of ``order`` that begin at ``start``, ``start + m``, ... < ``stop``.
 
@@ -234,16 +286,29 @@ def sgd_batches(
     (p_(l+1),).  Buffers ``acts[l]`` and ``deltas[l]`` (m, p_(l+1)) must start
     zeroed.  The padding stays exactly zero (σ is never applied to it, its
     weights and biases are zero and its deltas are zero), so it changes no sum.
+
+    ``rule`` None is chapter 1's step (quadratic cost, no L2, no momentum),
+    compiled as its own specialisation: numba drops every ``rule is not None``
+    branch from it.  Otherwise it is :func:`chapter3`'s tuple ``(cross_entropy,
+    decay, decay in the weights' dtype, μ, RESCALE_BELOW, v0t, v_weights,
+    v_biases)``, whose velocities (laid out as the weights) are stepped in place.
     """
     n = order.shape[0]
     n_layers = len(acts)
     zero = one - one
     b0 = biases[0]
     n1 = widths[0]
+    cross_entropy = False
+    l2_scale = 1.0  # chapter 3's L2 without momentum: w^1 = l2_scale · w0t (module docstring)
+    if rule is not None:
+        cross_entropy = rule[0]
     for pos in range(start, stop, m):
         mb = min(m, n - pos)
         eta_m = step if mb == m else last_step
         _prefetch_rows(indptr, indices, values, order, pos + m, pos + 2 * m)
+        x_scale = scale
+        if rule is not None:
+            x_scale = _like(scale * l2_scale, one)
 
         # ---- forward, input layer: z^1 = w^1 x + b^1 over the ink pixels only
         for k in range(mb):
@@ -254,14 +319,14 @@ def sgd_batches(
             # and four times shorter a chain of dependent additions into it.
             lo, hi = indptr[row], indptr[row + 1]
             for q in range(lo, hi - 3, 4):
-                x0, x1 = values[q] * scale, values[q + 1] * scale
-                x2, x3 = values[q + 2] * scale, values[q + 3] * scale
+                x0, x1 = values[q] * x_scale, values[q + 1] * x_scale
+                x2, x3 = values[q + 2] * x_scale, values[q + 3] * x_scale
                 w_0, w_1 = w0t[indices[q]], w0t[indices[q + 1]]
                 w_2, w_3 = w0t[indices[q + 2]], w0t[indices[q + 3]]
                 for h in range(a1.shape[0]):
                     a1[h] += (x0 * w_0[h] + x1 * w_1[h]) + (x2 * w_2[h] + x3 * w_3[h])
             for q in range(hi - (hi - lo) % 4, hi):
-                x = values[q] * scale
+                x = values[q] * x_scale
                 w_j = w0t[indices[q]]
                 for h in range(a1.shape[0]):
                     a1[h] += x * w_j[h]
@@ -276,7 +341,8 @@ def sgd_batches(
                     a_out[o] = b[o] + _dot(w[o], a_in)
                 _sigmoid_layer(a_out, w.shape[0], one, clip)
 
-        # ---- output error (BP1), quadratic cost: δ^L = (a − y) ⊙ σ′(z^L), σ′ = a(1 − a)
+        # ---- output error (BP1), quadratic cost: δ^L = (a − y) ⊙ σ′(z^L), σ′ = a(1 − a);
+        # cross-entropy: δ^L = a − y
         n_out = widths[n_layers - 1]
         for k in range(mb):
             label = labels[order[pos + k]]
@@ -284,7 +350,10 @@ def sgd_batches(
             for o in range(n_out):
                 a = a_out[o]
                 y = one if o == label else zero
-                d_out[o] = (a - y) * (a * (one - a))
+                if cross_entropy:
+                    d_out[o] = a - y
+                else:
+                    d_out[o] = (a - y) * (a * (one - a))
 
         # ---- backward through the dense layers: δ^l = (wᵀ δ^(l+1)) ⊙ σ′(z^l) (BP2),
         # computed with the old w before stepping w and b (BP3, BP4).
@@ -302,6 +371,8 @@ def sgd_batches(
                     d_in[i] *= a_in[i] * (one - a_in[i])
             for o in range(w.shape[0]):
                 w_o = w[o]
+                if rule is not None:  # the row the terms go into: w's, decayed, or v's
+                    w_o = _dense_row_before(rule, layer, o, w[o], one)
                 total = zero
                 for k in range(mb):
                     g = deltas[layer][k, o]
@@ -310,27 +381,137 @@ def sgd_batches(
                     g = eta_m * g
                     for i in range(w_o.shape[0]):
                         w_o[i] -= g * a_in[i]
-                b[o] -= eta_m * total
+                if rule is None:
+                    b[o] -= eta_m * total
+                else:
+                    _dense_row_after(rule, layer, o, w[o], b, eta_m * total)
 
         # ---- step the input layer: only the rows of w0t at this batch's ink pixels move
+        # (chapter 3: the terms go into w0t, as w^1/s, or with momentum into v0t)
         step_scale = eta_m * scale
+        w_terms, b_terms = w0t, b0
+        if rule is not None:
+            l2_scale, step_scale = _input_before(rule, w0t, eta_m, scale, l2_scale, one)
+            if rule[3] != zero:
+                w_terms, b_terms = rule[5], rule[7][0]
         for k in range(mb):
             d1 = deltas[0][k]
             for h in range(b0.shape[0]):
-                b0[h] -= eta_m * d1[h]
+                b_terms[h] -= eta_m * d1[h]
             row = order[pos + k]
             # Two pixels (two distinct rows of w0t) per pass over d1: half the loop
             # set-ups and loads of d1.
             lo, hi = indptr[row], indptr[row + 1]
             for q in range(lo, hi - 1, 2):
                 x0, x1 = values[q] * step_scale, values[q + 1] * step_scale
-                w_0, w_1 = w0t[indices[q]], w0t[indices[q + 1]]
+                w_0, w_1 = w_terms[indices[q]], w_terms[indices[q + 1]]
                 for h in range(d1.shape[0]):
                     d = d1[h]
                     w_0[h] -= x0 * d
                     w_1[h] -= x1 * d
             for q in range(hi - (hi - lo) % 2, hi):
                 x = values[q] * step_scale
-                w_j = w0t[indices[q]]
+                w_j = w_terms[indices[q]]
                 for h in range(w_j.shape[0]):
                     w_j[h] -= x * d1[h]
+        if rule is not None and rule[3] != zero:
+            _input_momentum_after(rule, w0t, b0)
+    if rule is not None and l2_scale != 1.0:
+        _rescale(w0t, l2_scale)  # the caller reads w^1 from w0t
+
+
+# ---------------------------------------------------------------------- chapter 3's step
+# Each takes sgd_batches' ``rule`` (see chapter3()): (cross_entropy, decay, decay in the
+# weights' dtype, μ, rescale_below, v0t, v_weights, v_biases).
+
+
+@_jit
+def _rescale(w0t, l2_scale):
+    """w0t ← l2_scale · w0t: the input layer's L2 scale folded back in."""
+    for i in range(w0t.shape[0]):
+        row = w0t[i]
+        for h in range(row.shape[0]):
+            row[h] = row[h] * l2_scale
+
+
+@_jit
+def _input_before(rule, w0t, eta_m, scale, l2_scale, one):
+    """Before a step's terms go into the input layer: ``(l2_scale, step_scale)`` after it.
+
+    Without momentum, L2 scales w^1 = s·w0t by 1 − ηλ/n through s alone (folding
+    s into w0t when it falls below ``rescale_below``), and the terms, divided by
+    the new s, go into w0t.  With momentum, v ← μv − (ηλ/n) w for all of w^1 and
+    the bias velocities v ← μv; the terms then go into v.
+    """
+    decay, decay_t, mu, rescale_below = rule[1], rule[2], rule[3], rule[4]
+    if mu != 0:
+        v0t, v_biases = rule[5], rule[7]
+        for i in range(w0t.shape[0]):
+            v_i, w_i = v0t[i], w0t[i]
+            for h in range(v_i.shape[0]):
+                v_i[h] = mu * v_i[h] - decay_t * w_i[h]
+        vb = v_biases[0]
+        for h in range(vb.shape[0]):
+            vb[h] *= mu
+        return l2_scale, eta_m * scale
+    if decay != 0.0:
+        l2_scale *= 1.0 - decay
+        if l2_scale < rescale_below:
+            _rescale(w0t, l2_scale)
+            l2_scale = 1.0
+    return l2_scale, _like(np.float64(eta_m) * np.float64(scale) / l2_scale, one)
+
+
+@_jit
+def _input_momentum_after(rule, w0t, b0):
+    """w^1 ← w^1 + v and b^1 ← b^1 + v_b, once the step's terms are in the velocities."""
+    v0t, vb = rule[5], rule[7][0]
+    for i in range(w0t.shape[0]):
+        v_i, w_i = v0t[i], w0t[i]
+        for h in range(w_i.shape[0]):
+            w_i[h] += v_i[h]
+    for h in range(b0.shape[0]):
+        b0[h] += vb[h]
+
+
+@_jit
+def _dense_row_before(rule, layer, o, w_o, one):
+    """Row o of dense layer ``layer`` before its terms; returns the row they go into.
+
+    With momentum v_o ← μ v_o, and the terms go into v_o; else w_o ← (1 − ηλ/n) w_o
+    (L2: 1 − ηλ/n in the weights' dtype, as :meth:`Network.step` rounds it), and
+    into w_o.
+    """
+    decay_t, mu = rule[2], rule[3]
+    if mu != 0:
+        v_o = rule[6][layer][o]
+        for i in range(v_o.shape[0]):
+            v_o[i] *= mu
+        return v_o
+    if decay_t != 0:
+        keep = one - decay_t
+        for i in range(w_o.shape[0]):
+            w_o[i] *= keep
+    return w_o
+
+
+@_jit
+def _dense_row_after(rule, layer, o, w_o, b, term):
+    """Row o of dense layer ``layer`` once its terms are in: ``term`` = (η/m) Σ_x δ_o.
+
+    Without momentum b_o ← b_o − term; with it v_o ← v_o − (ηλ/n) w_o, w_o ← w_o + v_o,
+    and the bias's v ← μv − term, b_o ← b_o + v.
+    """
+    decay_t, mu = rule[2], rule[3]
+    if mu == 0:
+        b[o] -= term
+        return
+    v_o = rule[6][layer][o]
+    if decay_t != 0:
+        for i in range(v_o.shape[0]):
+            v_o[i] -= decay_t * w_o[i]
+    for i in range(w_o.shape[0]):
+        w_o[i] += v_o[i]
+    v_b = rule[7][layer]
+    v_b[o] = mu * v_b[o] - term
+    b[o] += v_b[o]

@@ -298,12 +298,23 @@ def _c_epoch(net, sparse, image_dtype, labels, order, m, rule: Rule, on_batch, t
 
 
 def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, rule: Rule, on_batch) -> None:
+    """One epoch by the numba kernel: chapter 1's step compiled on its own, or the ``rule``'s
+    chapter 3 step (cost, L2's ηλ/n, momentum with the network's velocities)."""
     dtype = net.dtype.type
     n = len(order)
     order = np.ascontiguousarray(order, dtype=np.int64)
-    widths, pads, w0t, weights, biases = _kernel_layout(
-        net, kernels.padded, lambda shape: np.zeros(shape, dtype)
+    momentum = rule.momentum > 0  # the velocities go to the kernel and back
+    layout = _kernel_layout(
+        net, kernels.padded, lambda shape: np.zeros(shape, dtype), velocities=momentum
     )
+    widths, pads, w0t, weights, biases = layout[:5]
+    velocities = layout[5] if momentum else None
+    chapter3 = None  # chapter 1's step
+    if rule.cost != "quadratic" or rule.lmbda or momentum:
+        chapter3 = kernels.chapter3(
+            rule.cost == "cross-entropy", weight_decay(rule.eta, rule.lmbda, rule.n),
+            rule.momentum, dtype(1), len(weights), velocities,
+        )  # fmt: skip
     acts = tuple(np.zeros((m, size), dtype) for size in pads)
     deltas = tuple(np.zeros((m, size), dtype) for size in pads)
     step, last_step = mini_batch_steps(n, m, rule.eta)
@@ -318,20 +329,32 @@ def _numba_epoch(kernels, net, sparse, image_dtype, labels, order, m, rule: Rule
         for start, stop in _chunks(n, m, on_batch):
             kernels.sgd_batches(
                 *sparse, labels, order, start, stop, m, *scalars, widths,
-                w0t, tuple(weights), tuple(biases), acts, deltas,
+                w0t, tuple(weights), tuple(biases), acts, deltas, chapter3,
             )  # fmt: skip
             if on_batch is not None:
                 on_batch(stop - start)
     finally:
-        # Even when interrupted, leave the network consistent (all layers at the same step).
-        _copy_back(net, w0t, weights, biases)
+        # Even when interrupted, leave the network (and its velocities) consistent: all
+        # layers at the same step (the kernel folds its L2 scale into w0t before returning).
+        _copy_back(net, w0t, weights, biases, velocities)
 
 
 def _numpy_epoch(net, images, labels, order, m, rule: Rule, on_batch) -> None:
-    """The reference maths with rows as examples, buffers reused across mini-batches."""
+    """The reference maths with rows as examples, buffers reused across mini-batches.
+
+    Chapter 3's step as :meth:`Network.step` takes it: the same dtype's decay ηλ/n and
+    μ, and the network's own velocities, stepped in place (so an interrupt between
+    mini-batches leaves them consistent with the weights).
+    """
     dtype = net.dtype
     n = len(order)
     steps = mini_batch_steps(n, m, rule.eta)
+    law = None  # chapter 1's step
+    if rule.lmbda or rule.momentum or rule.cost != "quadratic":
+        law = _NumpyLaw(
+            rule.cost == "cross-entropy", dtype.type(weight_decay(rule.eta, rule.lmbda, rule.n)),
+            dtype.type(rule.momentum), net.velocities() if rule.momentum else None,
+        )  # fmt: skip
     raw = np.empty((m, images.shape[1]), images.dtype)  # gathered rows, as stored
     x = np.empty((m, images.shape[1]), dtype)
     y = np.empty((m, net.sizes[-1]), dtype)
@@ -345,23 +368,63 @@ def _numpy_epoch(net, images, labels, order, m, rule: Rule, on_batch) -> None:
             x[:mb] = raw[:mb]
         y[:mb] = 0
         y[np.arange(mb), labels[idx]] = 1
-        _numpy_step(net, x[:mb], y[:mb], dtype.type(steps[mb < m]))
+        _numpy_step(net, x[:mb], y[:mb], dtype.type(steps[mb < m]), law)
         if on_batch is not None:
             on_batch(mb)
 
 
-def _numpy_step(net, x: NDArray, y: NDArray, step) -> None:
-    """One mini-batch: x (m, n_in), y (m, n_out), one row per example; step = η/m."""
+@dataclass(frozen=True)
+class _NumpyLaw:
+    """Chapter 3's step for :func:`_numpy_step`, in the network's dtype: cross-entropy's
+    δ^L, L2's decay ηλ/n, momentum μ and the velocities (:meth:`Network.velocities`)."""
+
+    cross_entropy: bool
+    decay: np.floating
+    momentum: np.floating
+    velocities: tuple[list[NDArray], list[NDArray]] | None
+
+
+def _numpy_step(net, x: NDArray, y: NDArray, step, law: _NumpyLaw | None = None) -> None:
+    """One mini-batch: x (m, n_in), y (m, n_out), one row per example; step = η/m.
+
+    ``law`` None is chapter 1's step; else chapter 3's, as :meth:`Network.step`.
+    """
     activations = [x]
     for w, b in zip(net.weights, net.biases):
         activations.append(sigmoid(activations[-1] @ w.T + b.T))
     a = activations[-1]
-    delta = (a - y) * a * (1 - a)  # (BP1), σ′(z) = a(1 − a)
+    if law is not None and law.cross_entropy:
+        delta = a - y  # (BP1) for the cross-entropy: σ′(z) cancels
+    else:
+        delta = (a - y) * a * (1 - a)  # (BP1), σ′(z) = a(1 − a)
     for layer in range(len(net.weights) - 1, -1, -1):
         a_in = activations[layer]
         w = net.weights[layer]
         # (BP2) with the old w, before the step below changes it.
         delta_in = (delta @ w) * a_in * (1 - a_in) if layer else None
-        w -= step * (delta.T @ a_in)  # (BP4)
-        net.biases[layer] -= step * delta.sum(axis=0)[:, None]  # (BP3)
+        if law is None:
+            w -= step * (delta.T @ a_in)  # (BP4)
+            net.biases[layer] -= step * delta.sum(axis=0)[:, None]  # (BP3)
+        else:
+            _numpy_update(net, layer, law, step, delta.T @ a_in, delta.sum(axis=0)[:, None])
         delta = delta_in
+
+
+def _numpy_update(net, layer: int, law: _NumpyLaw, step, nabla_w, nabla_b) -> None:
+    """Layer ``layer``'s step by chapter 3's rule, in the order :meth:`Network.step` takes it."""
+    w, b = net.weights[layer], net.biases[layer]
+    if law.velocities is None:
+        if law.decay:
+            w *= 1 - law.decay
+        w -= step * nabla_w
+        b -= step * nabla_b
+        return
+    v_w, v_b = law.velocities[0][layer], law.velocities[1][layer]
+    v_w *= law.momentum
+    v_w -= step * nabla_w
+    if law.decay:
+        v_w -= law.decay * w
+    w += v_w
+    v_b *= law.momentum
+    v_b -= step * nabla_b
+    b += v_b
