@@ -2,23 +2,32 @@
 
 Every combination of cost (quadratic, cross-entropy), L2's λ and momentum's μ, on
 every build this CPU runs (:func:`ckernel.builds`), against the float64 oracle
-:func:`chapter3_sgd` below: the reference path's training redone in float64 from
+:func:`kernel_sgd` below: the reference path's training redone in float64 from
 the float32 start (checked against ``Network.update_mini_batch`` itself), with a
 bound on how far float32 rounding can take each parameter and velocity.  The
-bound extends :func:`support.training.exact_sgd`'s derivation (u = 2^−24, γ_k,
-the run's own sums; read its docstring first) to the new terms, so it depends
-on float32 and the problem's sizes, never on another float32 path's error.
+bound is :func:`support.training.exact_sgd`'s derivation (u = 2^−24, γ_k, the
+run's own sums; read its docstring first) with the roundings of the C kernel's
+own order of operations, so it depends on float32 and the problem's sizes, never
+on another float32 path's error.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 from support.data import digits
-from support.training import TOLERANCE, U, _float32_inputs, _forward, c_build, gamma
+from support.training import (
+    TOLERANCE,
+    Exact,
+    U,
+    _float32_inputs,
+    _forward,
+    assert_same_network,
+    c_build,
+    gamma,
+)
 
 from neuraldigits.network import BookEpochs, Network, mini_batch_steps, weight_decay
 from neuraldigits.training import ckernel
@@ -37,84 +46,47 @@ ETA = 0.5  # chapter 3's η for the cross-entropy cost
 # ---------------------------------------------------------------------- the float64 oracle
 
 
-@dataclass
-class Chapter3Exact:
-    """Per epoch (or the run's end): the float64 parameters and velocities, as weights
-    then biases (biases as (n, 1) columns, like a network's), and their float32 bounds."""
-
-    params: list[list[np.ndarray]] = field(default_factory=list)
-    velocities: list[list[np.ndarray]] = field(default_factory=list)
-    bounds: list[list[np.ndarray]] = field(default_factory=list)
-    v_bounds: list[list[np.ndarray]] = field(default_factory=list)
-
-    def ratios(self, net: Network, epoch: int = -1) -> list[float]:
-        """max |float32 − float64| / bound per array, parameters then velocities (if any)."""
-        return [float(np.max(np.abs(p - q) / np.maximum(b, 1e-300), initial=0.0))
-                for p, q, b in self._pairs(net, epoch)]  # fmt: skip
-
-    def assert_close(self, net: Network, epoch: int = -1, name: str = "") -> None:
-        for k, (p, q, b) in enumerate(self._pairs(net, epoch)):
-            assert p.dtype == np.float32 and p.shape == q.shape
-            assert np.all(np.isfinite(p)), f"{name} array {k} is not finite"
-            error = np.abs(p - q)
-            worst = np.unravel_index(np.argmax(error - b), error.shape)
-            assert np.all(error <= b), (
-                f"{name} array {k} (weights, biases, then velocities): |float32 − float64| = "
-                f"{error[worst]:.3g} at {worst}, above its rounding bound {b[worst]:.3g} "
-                f"(worst ratio {self.ratios(net, epoch)[k]:.3g})"
-            )
-
-    def _pairs(self, net, epoch):
-        ours = net.weights + net.biases
-        exact, bounds = self.params[epoch], self.bounds[epoch]
-        if self.velocities:
-            weight_v, bias_v = net.velocities()
-            ours = ours + weight_v + bias_v
-            exact, bounds = exact + self.velocities[epoch], bounds + self.v_bounds[epoch]
-        return zip(ours, exact, bounds)
-
-
-def chapter3_sgd(start, images, labels, orders, m, eta, *, cost, lmbda, momentum, stop=None):
-    """SGD from float32 ``start`` with chapter 3's step, redone in float64, with float32's bound.
+def kernel_sgd(start, images, labels, orders, m, eta, *, lmbda, momentum, stop=None) -> Exact:
+    """SGD from float32 ``start`` (its cost) with chapter 3's step, redone in float64, with
+    the bound on the C kernel's float32 rounding, as an :class:`support.training.Exact`.
 
     As :func:`support.training.exact_sgd` (same forward errors e_a, same δ^l
-    errors, same gradient terms T = (η/m) Σ_x |δ_x a_xᵀ| and inherited error
-    P = (η/m) Σ_x (e_δ|a|ᵀ + |δ| e_aᵀ), first order: the errors one step leaves
-    are added up, not propagated through later steps' gradients), plus:
+    errors, cross-entropy's e = e_a + u|δ^L|, the gradient terms T = (η/m) Σ_x
+    |δ_x a_xᵀ| with inherited error P = (η/m) Σ_x (e_δ|a|ᵀ + |δ| e_aᵀ); first
+    order: errors one step leaves are added up, not carried through later
+    steps' gradients, and L2's pull on an error, −d times it, is left out with
+    them), but counting the roundings in the kernel's order, d = ηλ/n:
 
-    * cross-entropy: δ^L = a − y, e = e_a + u|δ^L| (one subtraction).
-    * every gradient term takes one rounding more than exact_sgd's five (the
-      kernel's η/m divided by its L2 scale s, below): γ_(m+6) T.
-    * L2, no momentum: w → (1 − d) w − (η/m) Σ, d = ηλ/n.  The error so far
-      shrinks with w, (1 − d) e_w; the decay's own roundings (d rounded, d·w,
-      the subtraction; or the kernel's rescaling of the input layer's weights
-      by its float32 scale, two roundings at most once per step) add 3u|w|; the
-      terms are subtracted from (1 − d)w as exact_sgd's from w.  z^1 reads the
-      pixels times the scale s rounded: their error grows by u|x|.
-    * momentum: v → μv − d w − (η/m) Σ, w → w + v.  The update is linear, so
-      the errors are carried through it exactly, e_v' = μ e_v + d e_w + (new),
-      e_w' = e_w + e_v' + (new); new is the gradient's P + γ_(m+6) T plus the
-      roundings, at most (terms + 3) of v (μv, d·w, the subtraction, one per
-      nonzero term) and as many of w (the kernel adds v to the input layer's w
-      before its ink rows take the terms), each ≤ u(|w| + μ|v| + d|w| + T + P).
+    * every gradient term takes six roundings, one more than exact_sgd's five
+      (the L2 mode's η/m divided by its scale s): γ_(m+6) T.
+    * L2 without momentum: w → (1 − d) w − terms.  The error carried shrinks
+      with w, exactly: (1 − d) e_w.  The decay's roundings (d rounded, d·w, the
+      subtraction; or, in the input layer, rescaling w0t by s rounded, at most
+      twice a step: past the threshold and at the end of a call) add 4u|w|; the
+      terms are subtracted one example at a time, as in chapter 1.  z^1 reads
+      the pixels times fl(scale·s): 2u|x| more (scale·s and x times it).
+    * momentum: v → μv − d w − terms, w → w + v.  In the input layer the kernel
+      adds v to w in a pass over every weight, then each example's term to v
+      and to w: so not only v but w too takes up to (count + 3) roundings (μv,
+      d·w, the subtraction, one per nonzero term), each ≤ u(|w| + μ|v| + d|w|
+      + T + P); exact_sgd's book order rounds w once.  The errors are carried
+      by momentum's map exactly: e_v' = μ e_v + new, e_w' = e_w + e_v' + new.
 
     ``orders`` are the epochs' permutations; ``stop`` ends the run after that
     many examples (mini-batches of m, a smaller last one stepped by η/m′).
     """
-    n = len(labels)
-    decay = weight_decay(eta, lmbda, n)
-    weights = [w.astype(np.float64) for w in start.weights]
-    biases = [b[:, 0].astype(np.float64) for b in start.biases]
-    state = {
-        "params": weights + biases,
-        "velocities": [np.zeros_like(p) for p in weights + biases],
-        "bounds": [np.zeros_like(p) for p in weights + biases],
-        "v_bounds": [np.zeros_like(p) for p in weights + biases],
-    }
+    decay = weight_decay(eta, lmbda, len(labels))
+    layers = start.num_layers - 1
+    params = [w.astype(np.float64) for w in start.weights]
+    params += [b[:, 0].astype(np.float64) for b in start.biases]
+    velocities = [np.zeros_like(p) for p in params]
+    bounds = [np.zeros_like(p) for p in params]
+    v_bounds = [np.zeros_like(p) for p in params]
     x_all, x_error = _float32_inputs(images)
     if decay and not momentum:
-        x_error = x_error + U * np.abs(x_all)  # z^1 reads x times a rounded scale
-    exact, done, layers = Chapter3Exact(), 0, len(weights)
+        x_error = x_error + 2 * U * np.abs(x_all)  # z^1 reads x·fl(scale·s)
+    cost = start.cost.name
+    exact, done = Exact(), 0
 
     def columns(arrays):  # biases back to (n, 1), as a network holds them
         return [a.copy() if i < layers else a[:, None].copy() for i, a in enumerate(arrays)]
@@ -127,21 +99,25 @@ def chapter3_sgd(start, images, labels, orders, m, eta, *, cost, lmbda, momentum
             idx = order[k : k + m]
             y = np.zeros((len(idx), start.sizes[-1]))
             y[np.arange(len(idx)), labels[idx]] = 1
+            state = params, velocities, bounds, v_bounds
             _step(state, layers, x_all[idx], x_error[idx], y, steps[len(idx) < m],
                   cost, decay, momentum)  # fmt: skip
             done += len(idx)
-        exact.params.append(columns(state["params"]))
-        exact.bounds.append(columns(state["bounds"]))
+        net = Network(start.sizes, dtype=np.float64, cost=cost)
+        arrays = columns(params)
+        net.weights, net.biases = arrays[:layers], arrays[layers:]
+        exact.bounds.append(columns(bounds))
         if momentum:
-            exact.velocities.append(columns(state["velocities"]))
-            exact.v_bounds.append(columns(state["v_bounds"]))
+            arrays = columns(velocities)
+            net.weight_velocities, net.bias_velocities = arrays[:layers], arrays[layers:]
+            exact.bounds[-1] += columns(v_bounds)
+        exact.nets.append(net)
     return exact
 
 
 def _step(state, layers, x, e_x, y, step, cost, decay, mu) -> None:
     """One mini-batch in float64 (Network.step's maths), adding float32's rounding to the bounds."""
-    params, velocities = state["params"], state["velocities"]
-    bounds, v_bounds = state["bounds"], state["v_bounds"]
+    params, velocities, bounds, v_bounds = state
     weights, biases = params[:layers], params[layers:]
     acts, errors = _forward(weights, biases, x, e_x)
     a, e_a = acts[-1], errors[-1]
@@ -157,17 +133,17 @@ def _step(state, layers, x, e_x, y, step, cost, decay, mu) -> None:
         moves = (  # (index, gradient term, T, P, nonzero terms, decayed?)
             (layer, step * (delta.T @ a_in), step * np.abs(delta).T @ np.abs(a_in),
              step * (e_delta.T @ np.abs(a_in) + np.abs(delta).T @ e_in),
-             np.count_nonzero(a_in, axis=0), True),
+             np.count_nonzero(a_in, axis=0), True),  # (BP4)
             (layers + layer, step * delta.sum(axis=0), step * np.abs(delta).sum(axis=0),
-             step * e_delta.sum(axis=0), examples, False),
+             step * e_delta.sum(axis=0), examples, False),  # (BP3)
         )  # fmt: skip
         if layer:  # (BP2), with the old w
             g = delta @ w
             e_g = e_delta @ np.abs(w) + gamma(w.shape[0]) * (np.abs(delta) @ np.abs(w))
             slope = a_in * (1 - a_in)
             e_slope = np.abs(1 - 2 * a_in) * e_in + gamma(2) * slope
-            new_delta, e_new = g * slope, slope * e_g + np.abs(g) * e_slope
-            e_new += U * np.abs(new_delta)
+            delta, e_delta = g * slope, slope * e_g + np.abs(g) * e_slope
+            e_delta += U * np.abs(delta)
         for i, gradient, terms, inherited, count, decayed in moves:
             p, v, e_p, e_v = params[i], velocities[i], bounds[i], v_bounds[i]
             d = decay if decayed else 0.0
@@ -175,21 +151,20 @@ def _step(state, layers, x, e_x, y, step, cost, decay, mu) -> None:
             if mu:
                 reach = np.abs(p) + mu * np.abs(v) + d * np.abs(p) + terms + inherited
                 roundings = (count + 3) * U * reach
-                e_v[...] = mu * e_v + d * e_p + from_terms + roundings
+                e_v *= mu
+                e_v += from_terms + roundings
                 e_p += e_v + roundings
-                v[...] = mu * v - d * p - gradient
+                v *= mu
+                v -= d * p + gradient
                 p += v
             else:
                 reach = terms + inherited
-                kept = (1 - d) * np.abs(p)
                 e_p *= 1 - d
-                e_p += from_terms + np.minimum(count * U * (kept + reach), reach)
+                e_p += from_terms + np.minimum(count * U * ((1 - d) * np.abs(p) + reach), reach)
                 if d:
-                    e_p += 3 * U * np.abs(p)
+                    e_p += 4 * U * np.abs(p)
                 p *= 1 - d
                 p -= gradient
-        if layer:
-            delta, e_delta = new_delta, e_new
 
 
 # ---------------------------------------------------------------------- runs to compare
@@ -219,22 +194,19 @@ def images_for(sizes) -> type:
 
 @functools.lru_cache(maxsize=64)
 def oracle(sizes, cost, lmbda, mu, n=503, epochs=2, eta=ETA, images_dtype=np.float32):
-    """:func:`chapter3_sgd` of the run :func:`train_c` makes, checked against the reference
+    """:func:`kernel_sgd` of the run :func:`train_c` makes, checked against the reference
     path (``Network.update_mini_batch`` in float64, by BookEpochs) to float64 rounding."""
     images, labels = digits(n, seed=1, dtype=images_dtype)
     start, orders = start_net(sizes, cost), orders_for(n, epochs)
-    exact = chapter3_sgd(start, images, labels, orders, 10, eta, cost=cost, lmbda=lmbda,
-                         momentum=mu)  # fmt: skip
+    exact = kernel_sgd(start, images, labels, orders, 10, eta, lmbda=lmbda, momentum=mu)
     reference = float64_copy(start)
     book = BookEpochs(reference, (images, labels), 10, eta, lmbda, mu)
     for order in orders:
         book.epoch(order)
-    ours = reference.weights + reference.biases
+    assert_same_network(reference, exact.nets[-1], *TOLERANCE[np.float64])
     if mu:
-        ours += reference.weight_velocities + reference.bias_velocities
-    theirs = exact.params[-1] + (exact.velocities[-1] if mu else [])
-    for p, q in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(p, q, *TOLERANCE[np.float64])
+        for p, q in zip(sum(reference.velocities(), []), sum(exact.nets[-1].velocities(), [])):
+            np.testing.assert_allclose(p, q, *TOLERANCE[np.float64])
     return exact
 
 
@@ -262,14 +234,14 @@ def train_c(sizes, cost, lmbda, mu, variant, *, n=503, epochs=2, eta=ETA, thread
     "sizes", [(784, 30, 10), (784, 40, 20, 10)], ids=["784-30-10", "784-40-20-10"]
 )
 def test_every_rule_equals_reference(sizes, rule, variant):
-    """Each epoch's weights, biases and velocities within chapter3_sgd's bound of the float64
+    """Each epoch's weights, biases and velocities within kernel_sgd's bound of the float64
     reference run (503 examples: the last mini-batch of 3 steps by η/3; 2 epochs, η = 0.5).
 
-    Measured, both builds: the worst array at 0.001–0.14 of the bound.  It catches bugs
+    Measured, both builds: the worst array at 0.02–0.17 of the bound.  It catches bugs
     (the C run against a float64 run with the bug, over the same bound): λ × 1.01 exceeds
-    it 24–190×, μ × 1.01 390–6,200×, biases decayed too 1,400–4,600×, the other cost's δ^L
-    690–570,000×, η × 1.001 2.8–160× (0.54× in the 4-layer net without λ or μ, whose
-    worst-case bound is loosest, as in test_ckernel).
+    it 140–2,900×, μ × 1.01 980–21,000×, biases decayed too 2,000–140,000×, the other
+    cost's δ^L 690–2,000,000×, η × 1.001 2.8–180× (0.54× in the 4-layer net without λ or
+    μ, whose worst-case bound is loosest, as in test_ckernel).
     """
     cost, lmbda, mu = rule
     exact = oracle(sizes, cost, lmbda, mu, images_dtype=images_for(sizes))
@@ -309,7 +281,7 @@ def test_l2_rescaling(lmbda, variant):
     """L2 without momentum keeps the input layer's weights as s·V; V is rescaled once s
     falls below 1/16.  Here ηλ/n = 0.2 (λ = 200: s falls below 1/16 every 13 steps, four
     times an epoch of 51 steps) and exactly 1 (λ = 1006: s = 0 at every step, each step
-    forgets the weights): still within chapter3_sgd's bound.  Measured: ≤ 0.16 (λ = 200),
+    forgets the weights): still within kernel_sgd's bound.  Measured: ≤ 0.16 (λ = 200),
     ≤ 0.24 (λ = 1006) of it; λ × 1.01 exceeds it 1,200× (λ = 200).  The λ = 5 tests never
     reach the threshold: a kernel rescaling by the old s here fails this test alone."""
     sizes = (784, 30, 10)
@@ -323,9 +295,10 @@ def test_l2_rescaling(lmbda, variant):
 def test_interrupt_leaves_weights_and_velocities_consistent(mu, variant):
     """After Ctrl-C (from on_batch, between the kernel's calls of 5,000 examples) every
     layer and every velocity holds its value after the same mini-batch: within
-    chapter3_sgd's bound of the float64 run stopped there (500 steps; λ = 5, n = 12,000,
+    kernel_sgd's bound of the float64 run stopped there (500 steps; λ = 5, n = 12,000,
     so the L2 scale is folded back into the weights at the end of each call).
-    Measured: ≤ 0.034 of it; λ × 1.01 exceeds it 6.7× (μ = 0), 53× (μ = 0.9)."""
+    Measured: ≤ 0.025 (μ = 0), ≤ 0.27 (μ = 0.9) of it; λ × 1.01 exceeds it 5.6× (μ = 0),
+    460× (μ = 0.9)."""
 
     def stop_at_5000():
         done = []
@@ -340,8 +313,8 @@ def test_interrupt_leaves_weights_and_velocities_consistent(mu, variant):
     sizes, cost, lmbda = [784, 9, 10], "cross-entropy", 5.0
     images, labels = digits(12_000, seed=1, dtype=np.uint8)
     start, order = Network(sizes, seed=5, cost=cost), orders_for(12_000, 1)[0]
-    exact = chapter3_sgd(start, images, labels, [order], 10, ETA, cost=cost, lmbda=lmbda,
-                         momentum=mu, stop=5_000)  # fmt: skip
+    exact = kernel_sgd(start, images, labels, [order], 10, ETA, lmbda=lmbda, momentum=mu,
+                       stop=5_000)  # fmt: skip
     net = Network(sizes, seed=5, cost=cost)
     trainer = fastpath.Trainer(net, images, labels, 10, ETA, "c", lmbda=lmbda, momentum=mu)
     with pytest.raises(KeyboardInterrupt), c_build(variant):
