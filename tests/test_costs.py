@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from neuraldigits.costs import COSTS, CrossEntropyCost
+from neuraldigits.costs import COSTS, CrossEntropyCost, QuadraticCost
 from neuraldigits.modelfile import load, save
 from neuraldigits.network import Network
 
@@ -95,10 +95,30 @@ def test_unknown_init_is_refused():
         Network([2, 2], init="xavier")
 
 
-def test_fast_named_backends_still_refuse_other_costs():
-    net = Network([784, 5, 10], cost="cross-entropy")
+@pytest.mark.parametrize("cost", list(COSTS))
+def test_fast_runs_chapter_3_on_a_fast_backend_never_the_book_path(cost):
+    from neuraldigits.network import EPOCH_METHODS
+    from neuraldigits.training import Trainer
+
+    net = Network([784, 5, 10], cost=cost, init="scaled")
     data = (np.zeros((20, 784), np.float32), np.zeros(20, np.int64))
-    with pytest.raises(ValueError, match="quadratic cost without lmbda or momentum only"):
+    assert isinstance(EPOCH_METHODS["fast"](net, data, 10, 0.5, 5.0, 0.9), Trainer)
+
+
+def test_a_replaced_cost_runs_the_book_path_or_is_refused_by_name():
+    class Halved(QuadraticCost):  # a user's own cost, unknown to the kernels
+        @staticmethod
+        def delta(z, a, y):
+            return 0.5 * QuadraticCost.delta(z, a, y)
+
+    data = (np.random.default_rng(0).random((20, 784)).astype(np.float32), np.arange(20) % 10)
+    net, twin = Network([784, 5, 10], seed=1), Network([784, 5, 10], seed=1)
+    net.cost = twin.cost = Halved
+    net.sgd(data, 1, 10, 0.5)  # "fast": the book's path, which knows any cost
+    twin.sgd(data, 1, 10, 0.5, method="reference")
+    for a, b in zip(net.weights, twin.weights):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="computes the costs quadratic, cross-entropy, not"):
         net.sgd(data, 1, 10, 0.5, method="numpy")
 
 

@@ -19,6 +19,7 @@ import this package (it sits below it), so this module adds the fast methods to
 
 from __future__ import annotations
 
+from ..costs import COSTS
 from ..network import EPOCH_METHODS, BookEpochs, Network
 from .prepared import PreparedData, prepare
 from .trainer import BACKENDS, Trainer, backend_for
@@ -29,10 +30,16 @@ __all__ = ["BACKENDS", "PreparedData", "Trainer", "backend_for", "fast_epochs", 
 _BOOK_STEP = ("backprop", "update_mini_batch", "step")
 
 
+def knows_the_cost(net: Network) -> bool:
+    """Whether the fast paths compute this network's cost: one of :data:`COSTS`, unreplaced."""
+    return COSTS.get(net.cost.name) is net.cost
+
+
 def has_book_step(net: Network) -> bool:
-    """True unless a subclass or instance replaced the step, or the cost is not quadratic:
-    the fast paths compute exactly the book's step with the quadratic cost."""
-    return net.cost.name == "quadratic" and all(
+    """True unless a subclass or instance replaced the step or the cost: the fast paths
+    compute exactly :meth:`Network.step` for the costs of :data:`~neuraldigits.costs.COSTS`,
+    with any λ and μ."""
+    return knows_the_cost(net) and all(
         getattr(type(net), name) is getattr(Network, name) and name not in net.__dict__
         for name in _BOOK_STEP
     )
@@ -49,15 +56,17 @@ def fast_epochs(
 ):
     """The epochs of ``method="fast"`` (``backend`` None) or of a named backend.
 
-    "fast" falls back to the book's path for a network whose step the fast
-    paths do not compute; a named backend refuses such a network instead.  A
-    :class:`PreparedData` brings its ink pixels along, so they are not listed again.
+    Every backend computes both costs with any λ and μ.  "fast" falls back to
+    the book's path only for a network whose step or cost was replaced (a
+    subclass's own ``update_mini_batch``, say), which the fast paths cannot
+    know; a named backend refuses a replaced cost.  A :class:`PreparedData`
+    brings its ink pixels along, so they are not listed again.
     """
-    if backend is None and not (has_book_step(net) and not lmbda and not momentum):
+    if backend is None and not has_book_step(net):
         return BookEpochs(net, training_data, mini_batch_size, eta, lmbda, momentum)
-    if net.cost.name != "quadratic" or lmbda or momentum:
+    if not knows_the_cost(net):
         raise ValueError(
-            f'method "{backend}" implements the quadratic cost without lmbda or momentum only'
+            f'method "{backend}" computes the costs {", ".join(COSTS)}, not {net.cost!r}'
         )
     images, labels = training_data
     backend = backend or backend_for(images, net.dtype)
