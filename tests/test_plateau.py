@@ -73,3 +73,24 @@ def test_sgd_lowers_eta_on_schedule_and_monitors_training():
 def test_the_rules_need_a_validation_set():
     with pytest.raises(ValueError, match="watch validation_data"):
         Network([784, 5, 10]).sgd(digits(20), 1, 10, 3.0, early_stop=3)
+
+
+def test_a_stream_gives_each_epoch_its_own_training_set():
+    class Stream:
+        def __init__(self):
+            self.asked = []
+
+        def for_epoch(self, epoch):
+            self.asked.append(epoch)
+            return digits(50 + 10 * epoch, seed=epoch)
+
+    stream = Stream()
+    net, twin = Network([784, 6, 10], seed=0), Network([784, 6, 10], seed=0)
+    history = net.sgd(stream, 3, 10, 3.0, monitor_training=True, rng=np.random.default_rng(1))
+    assert stream.asked == [0, 1, 2]
+    assert [r.training.total for r in history] == [50, 60, 70]
+    rng = np.random.default_rng(1)
+    for epoch in range(3):  # the same as one call per epoch on each set
+        twin.sgd(digits(50 + 10 * epoch, seed=epoch), 1, 10, 3.0, rng=rng)
+    for a, b in zip(net.weights, twin.weights):
+        np.testing.assert_array_equal(a, b)

@@ -309,6 +309,10 @@ class Network:
         divided by its own size.  ``lmbda`` (λ) adds chapter 3's L2
         regularisation and ``momentum`` (μ) its momentum (see :meth:`step`).
 
+        ``training_data`` may also be a stream of training sets, one per epoch:
+        any object with ``for_epoch(k)`` returning epoch k's ``(images,
+        labels)`` (fresh distortions every epoch, say); λ's n is that set's size.
+
         After each epoch the network is scored on ``test_data`` and
         ``validation_data`` when given (and on the training data, with
         ``monitor_training``), and ``callback`` is called with that epoch's
@@ -333,30 +337,30 @@ class Network:
         reference path when ``backprop``, ``update_mini_batch`` or ``step`` has
         been overridden.
         """
-        images, labels = self.check_dataset(training_data, "training_data")
         if test_data is not None:
             test_data = self.check_dataset(test_data, "test_data")
         if validation_data is not None:
             validation_data = self.check_dataset(validation_data, "validation_data")
-        if int(epochs) < 0 or int(mini_batch_size) <= 0 or not eta > 0:
-            raise ValueError(
-                "need epochs ≥ 0, mini_batch_size ≥ 1 and eta > 0; got "
-                f"epochs={epochs}, mini_batch_size={mini_batch_size}, eta={eta}"
-            )
-        if not (lmbda >= 0 and 0 <= momentum < 1):
-            raise ValueError(f"need lmbda ≥ 0 and 0 ≤ momentum < 1; got {lmbda}, {momentum}")
+        _check_sgd_settings(epochs, mini_batch_size, eta, lmbda, momentum, method)
         if validation_data is None and (early_stop or eta_schedule or keep_best):
             raise ValueError("early_stop, eta_schedule and keep_best watch validation_data")
-        if method not in EPOCH_METHODS:
-            raise ValueError(f"unknown method {method!r}; known: {', '.join(EPOCH_METHODS)}")
+        # A stream of training sets (fresh distortions every epoch) has for_epoch(k).
+        stream = getattr(training_data, "for_epoch", None)
+        if stream is None:
+            self.check_dataset(training_data, "training_data")  # even for 0 epochs
         rng = self.rng if rng is None else rng
         plateau = Plateau(eta, early_stop, eta_schedule)
-        # A prepared training set (neuraldigits.training.prepare) goes on whole, so
-        # that the work it holds is not redone; any other is the checked pair.
-        data = training_data if getattr(training_data, "prepared", False) else (images, labels)
-        trainer = EPOCH_METHODS[method](self, data, int(mini_batch_size), eta, lmbda, momentum)
-        history, best = History(), None
+        history, best, trainer = History(), None, None
         for epoch in range(int(epochs)):
+            if trainer is None or stream is not None:
+                data = training_data if stream is None else stream(epoch)
+                images, labels = self.check_dataset(data, "training_data")
+                # A prepared set (neuraldigits.training.prepare) goes on whole, so
+                # that the work it holds is not redone; any other, the checked pair.
+                data = data if getattr(data, "prepared", False) else (images, labels)
+                trainer = EPOCH_METHODS[method](
+                    self, data, int(mini_batch_size), eta, lmbda, momentum
+                )
             trainer.eta = plateau.eta
             start = time.perf_counter()
             trainer.epoch(rng.permutation(len(labels)), on_batch)
@@ -476,6 +480,19 @@ class Network:
 
 
 # ---------------------------------------------------------------------- how sgd runs an epoch
+
+
+def _check_sgd_settings(epochs, mini_batch_size, eta, lmbda, momentum, method) -> None:
+    """Refuse, with the reason, settings sgd cannot train with."""
+    if int(epochs) < 0 or int(mini_batch_size) <= 0 or not eta > 0:
+        raise ValueError(
+            "need epochs ≥ 0, mini_batch_size ≥ 1 and eta > 0; got "
+            f"epochs={epochs}, mini_batch_size={mini_batch_size}, eta={eta}"
+        )
+    if not (lmbda >= 0 and 0 <= momentum < 1):
+        raise ValueError(f"need lmbda ≥ 0 and 0 ≤ momentum < 1; got {lmbda}, {momentum}")
+    if method not in EPOCH_METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(EPOCH_METHODS)}")
 
 
 def step_size(eta: float, m: int) -> float:
