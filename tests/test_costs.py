@@ -2,24 +2,11 @@
 
 import numpy as np
 import pytest
+from support.gradients import numeric_gradient
 
 from neuraldigits.costs import COSTS, CrossEntropyCost, QuadraticCost
 from neuraldigits.modelfile import load, save
 from neuraldigits.network import Network
-
-
-def numeric_gradient(net, x, y, param, eps=1e-6):
-    """Central differences of Σ_x C_x (the net's own cost) with respect to every entry of param."""
-    grad = np.zeros_like(param)
-    for i in np.ndindex(param.shape):
-        old = param[i]
-        param[i] = old + eps
-        plus = net.cost.fn(net._feedforward_columns(x), y)
-        param[i] = old - eps
-        minus = net.cost.fn(net._feedforward_columns(x), y)
-        param[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
 
 
 @pytest.mark.parametrize("cost", list(COSTS))

@@ -2,26 +2,9 @@
 
 import numpy as np
 import pytest
+from support.gradients import numeric_gradient, relative_error
 
 from neuraldigits.network import Network
-
-
-def numeric_gradient(net, x, y, param, eps=1e-6):
-    """Central differences of Σ_x C_x = Σ ½‖y − a‖² with respect to every entry of ``param``."""
-    grad = np.zeros_like(param)
-    for i in np.ndindex(param.shape):
-        old = param[i]
-        param[i] = old + eps
-        plus = net.cost.fn(net._feedforward_columns(x), y)
-        param[i] = old - eps
-        minus = net.cost.fn(net._feedforward_columns(x), y)
-        param[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
-
-
-def relative_error(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
 
 
 @pytest.mark.parametrize("sizes", [[3, 2], [4, 5, 3], [5, 4, 3, 2], [3, 6, 5, 4, 2]])

@@ -442,3 +442,15 @@ def _momentum_step(law, which, p, bound, terms, inherited, count, gradient, step
     v -= step * gradient + decay * p
     p += v
     bound += U * (rounding + np.abs(v))
+
+
+def stop_after(limit: int):
+    """An ``on_batch`` that raises KeyboardInterrupt (Ctrl-C) once ``limit`` examples are done."""
+    done = []
+
+    def on_batch(count):
+        done.append(count)
+        if sum(done) >= limit:
+            raise KeyboardInterrupt
+
+    return on_batch

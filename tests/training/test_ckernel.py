@@ -16,7 +16,7 @@ import shutil
 import numpy as np
 import pytest
 from support.data import digits
-from support.training import U, assert_trains_exactly, c_build, exact_sgd, train
+from support.training import U, assert_trains_exactly, c_build, exact_sgd, stop_after, train
 
 from neuraldigits.network import Network
 from neuraldigits.training import ckernel
@@ -190,16 +190,6 @@ def test_progress_and_interrupt(variant):
     train([784, 6, 10], "c", n=12_345, epochs=2, on_batch=counts.append, variant=variant)
     assert sum(counts) == 2 * 12_345 and len(counts) > 2
 
-    def stop_at_5000():
-        done = []
-
-        def on_batch(count):
-            done.append(count)
-            if sum(done) >= 5_000:
-                raise KeyboardInterrupt
-
-        return on_batch
-
     data = digits(12_000)
     start = Network([784, 9, 10], seed=5)
     exact = exact_sgd(start, *data, [start.rng.permutation(12_000)], 10, 3.0, stop=5_000)
@@ -207,7 +197,7 @@ def test_progress_and_interrupt(variant):
         net = Network([784, 9, 10], seed=5)
         with pytest.raises(KeyboardInterrupt):
             with c_build(variant) if method == "c" else contextlib.nullcontext():
-                net.sgd(data, 1, 10, 3.0, on_batch=stop_at_5000(), method=method)
+                net.sgd(data, 1, 10, 3.0, on_batch=stop_after(5_000), method=method)
         exact.assert_close(net, name=method)  # every layer stopped after the same mini-batch
 
 

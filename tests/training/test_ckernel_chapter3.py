@@ -27,6 +27,7 @@ from support.training import (
     assert_same_network,
     c_build,
     gamma,
+    stop_after,
 )
 
 from neuraldigits.network import BookEpochs, Network, mini_batch_steps, weight_decay
@@ -300,16 +301,6 @@ def test_interrupt_leaves_weights_and_velocities_consistent(mu, variant):
     Measured: ≤ 0.025 (μ = 0), ≤ 0.27 (μ = 0.9) of it; λ × 1.01 exceeds it 5.6× (μ = 0),
     460× (μ = 0.9)."""
 
-    def stop_at_5000():
-        done = []
-
-        def on_batch(count):
-            done.append(count)
-            if sum(done) >= 5_000:
-                raise KeyboardInterrupt
-
-        return on_batch
-
     sizes, cost, lmbda = [784, 9, 10], "cross-entropy", 5.0
     images, labels = digits(12_000, seed=1, dtype=np.uint8)
     start, order = Network(sizes, seed=5, cost=cost), orders_for(12_000, 1)[0]
@@ -318,7 +309,7 @@ def test_interrupt_leaves_weights_and_velocities_consistent(mu, variant):
     net = Network(sizes, seed=5, cost=cost)
     trainer = fastpath.Trainer(net, images, labels, 10, ETA, "c", lmbda=lmbda, momentum=mu)
     with pytest.raises(KeyboardInterrupt), c_build(variant):
-        trainer.epoch(order, on_batch=stop_at_5000())
+        trainer.epoch(order, on_batch=stop_after(5_000))
     exact.assert_close(net, name=variant)  # weights and velocities after the same step
 
 

@@ -18,6 +18,7 @@ from support.training import (
     assert_trains_exactly,
     exact_sgd,
     exact_train,
+    stop_after,
     train,
 )
 
@@ -129,16 +130,6 @@ def test_on_batch_counts_every_example(method):
 
 def test_interrupt_leaves_a_consistent_network():
     """Ctrl-C between chunks: every layer holds the weights after the same mini-batch."""
-
-    def stop_after(limit):
-        done = []
-
-        def on_batch(count):
-            done.append(count)
-            if sum(done) >= limit:
-                raise KeyboardInterrupt
-
-        return on_batch
 
     nets = {}
     for method in ("numba", "reference"):

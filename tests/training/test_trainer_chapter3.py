@@ -24,7 +24,7 @@ import importlib.util
 import numpy as np
 import pytest
 from support.data import digits
-from support.training import Exact, _parameters, exact_sgd
+from support.training import Exact, _parameters, exact_sgd, stop_after
 
 from neuraldigits.network import BookEpochs, Network
 from neuraldigits.training.trainer import Trainer
@@ -128,18 +128,6 @@ def test_chapter3_step_equals_the_books(backend, dtype, sizes, cost, lmbda, mome
     δ^L in a cross-entropy net ≥ 590×, the reverse ≥ 1.6·10^4×, biases decayed like
     weights ≥ 170×, numba's L2 scale folded into w0t but not reset ≥ 7·10^4×."""
     train_like_the_book(backend, dtype, sizes, cost, lmbda, momentum)
-
-
-def stop_after(limit):
-    """An on_batch that raises KeyboardInterrupt (Ctrl-C) once ``limit`` examples are done."""
-    done = []
-
-    def on_batch(count):
-        done.append(count)
-        if sum(done) >= limit:
-            raise KeyboardInterrupt
-
-    return on_batch
 
 
 @pytest.mark.parametrize("lmbda, momentum", [(5.0, 0.0), (5.0, 0.9)])
