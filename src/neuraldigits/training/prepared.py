@@ -16,6 +16,10 @@ never leave them training on stale indexes (prepare again to see the change).
 The numpy backend and scoring read the images themselves, through a read-only
 view.  Nothing is cached behind your back: without ``prepare`` every call
 indexes afresh.
+
+It pickles with its listing, so a set prepared in another process (the
+background worker of :class:`neuraldigits.images.stream.DistortedEpochs`)
+arrives ready, without listing the ink pixels again.
 """
 
 from __future__ import annotations
@@ -53,6 +57,10 @@ class PreparedData(tuple):
             self._sparse[False] = sparse_rows(images)  # the snapshot, taken now
         return self
 
+    def __reduce__(self):
+        # Unpickle without __new__, which would list the ink pixels again.
+        return _unpickle, (tuple(self), self._sparse)
+
     def sparse(self, float32_values: bool) -> tuple[NDArray, NDArray, NDArray] | None:
         """The ink pixels as the kernels read them, or None if these images have none listed.
 
@@ -62,6 +70,17 @@ class PreparedData(tuple):
             indptr, indices, values = self._sparse[False]
             self._sparse[True] = indptr, indices, values.astype(np.float32)
         return self._sparse.get(float32_values)
+
+
+def _unpickle(
+    data: tuple[NDArray, NDArray], sparse: dict[bool, tuple[NDArray, NDArray, NDArray]]
+) -> PreparedData:
+    """A pickled :class:`PreparedData` back as it was: read-only, its listing kept."""
+    for array in data:
+        array.flags.writeable = False
+    self = tuple.__new__(PreparedData, data)
+    self._sparse = sparse
+    return self
 
 
 def prepare(training_data: tuple[NDArray, NDArray]) -> PreparedData:
