@@ -405,12 +405,7 @@ def _step(weights, biases, bound_w, bound_b, x, e_x, y, step, law=None) -> None:
              examples, delta.sum(axis=0), 0.0, layers + layer),  # (BP3)
         )  # fmt: skip
         if layer:  # (BP2), with the old w
-            g = delta @ w
-            e_g = e_delta @ np.abs(w) + gamma(w.shape[0]) * (np.abs(delta) @ np.abs(w))
-            slope = a_in * (1 - a_in)
-            e_slope = np.abs(1 - 2 * a_in) * e_in + gamma(2) * slope
-            delta, e_delta = g * slope, slope * e_g + np.abs(g) * e_slope
-            e_delta += U * np.abs(delta)
+            delta, e_delta = backward_error(delta, e_delta, w, a_in, e_in)
         for param, bound, terms, inherited, count, gradient, decay, which in steps:
             reach = terms + inherited
             if mu:
@@ -454,3 +449,14 @@ def stop_after(limit: int):
             raise KeyboardInterrupt
 
     return on_batch
+
+
+def backward_error(delta, e_delta, w, a_in, e_in):
+    """(BP2) δ^(l−1) = (δ^l w) ⊙ a(1 − a) for rows of examples, and a first-order bound on its
+    float32 error from δ^l's (``e_delta``), a^(l−1)'s (``e_in``) and the sums' own rounding."""
+    g = delta @ w
+    e_g = e_delta @ np.abs(w) + gamma(w.shape[0]) * (np.abs(delta) @ np.abs(w))
+    slope = a_in * (1 - a_in)
+    e_slope = np.abs(1 - 2 * a_in) * e_in + gamma(2) * slope
+    delta, e_delta = g * slope, slope * e_g + np.abs(g) * e_slope
+    return delta, e_delta + U * np.abs(delta)

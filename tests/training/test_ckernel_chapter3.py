@@ -25,6 +25,7 @@ from support.training import (
     _float32_inputs,
     _forward,
     assert_same_network,
+    backward_error,
     c_build,
     gamma,
     stop_after,
@@ -139,12 +140,7 @@ def _step(state, layers, x, e_x, y, step, cost, decay, mu) -> None:
              step * e_delta.sum(axis=0), examples, False),  # (BP3)
         )  # fmt: skip
         if layer:  # (BP2), with the old w
-            g = delta @ w
-            e_g = e_delta @ np.abs(w) + gamma(w.shape[0]) * (np.abs(delta) @ np.abs(w))
-            slope = a_in * (1 - a_in)
-            e_slope = np.abs(1 - 2 * a_in) * e_in + gamma(2) * slope
-            delta, e_delta = g * slope, slope * e_g + np.abs(g) * e_slope
-            e_delta += U * np.abs(delta)
+            delta, e_delta = backward_error(delta, e_delta, w, a_in, e_in)
         for i, gradient, terms, inherited, count, decayed in moves:
             p, v, e_p, e_v = params[i], velocities[i], bounds[i], v_bounds[i]
             d = decay if decayed else 0.0
