@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from ..locations import DATA_ENV, default_model_path
+from ..models import SHIPPED, shipped_model
 
 
 def _whole_number(text: str, minimum: int, kind: str) -> int:
@@ -88,5 +91,27 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         metavar="MODEL",
         default=None,
-        help=f"model file saved by `digits train` (default: {default_model_path()})",
+        help=f"model file saved by `digits train`, or {' / '.join(SHIPPED)} for the model "
+        f"shipped with neuraldigits (default: {default_model_path()} if you have trained "
+        "one, else the shipped reader)",
     )
+
+
+def resolve_model(model: str | Path | None, command: str) -> Path:
+    """The model file a command reads: ``model`` as given (a shipped model's name, such as
+    ``reader``, means that model), else the user's default model if there is one, else the
+    shipped reader.  Says on stderr which, when the user did not name one."""
+    if model is not None:
+        name = str(model)
+        return shipped_model(name) if name in SHIPPED else Path(name)
+    path = default_model_path()
+    if path.exists():
+        print(f"digits {command}: using your model {path}", file=sys.stderr)
+        return path
+    reader = shipped_model("reader")
+    print(
+        f"digits {command}: using the shipped reader (no model of yours at {path}; "
+        "`digits train` makes one)",
+        file=sys.stderr,
+    )
+    return reader

@@ -19,10 +19,10 @@ from ..data.mnist import search
 from ..data.sample import locate_sample
 from ..data.sources import LoadedData, load_data
 from ..errors import DataError, NeuralDigitsError
-from ..locations import DATA_ENV, default_data_dir, default_model_path
+from ..locations import DATA_ENV, default_data_dir
 from ..modelfile import load
 from ..network import Dataset, Network
-from .common import positive_float
+from .common import positive_float, resolve_model
 from .progress import download_bars
 
 HELP = "download MNIST (verified) or show where data is looked for"
@@ -150,12 +150,14 @@ def load_for_command(path: str | None, dtype: Any = np.float32) -> LoadedData:
     return data
 
 
-def model_and_test_set(model: str | None, data: str | None) -> tuple[Network, Dataset]:
-    """A saved model (``--model``, else the default) and the test set it is scored on.
+def model_and_test_set(
+    model: str | None, data: str | None, command: str
+) -> tuple[Network, Dataset]:
+    """A model (MODEL as :func:`.common.resolve_model` reads it) and the test set it is scored on.
 
     Refuses, in one line, a model whose input layer does not match the images.
     """
-    net = load(model or default_model_path())
+    net = load(resolve_model(model, command))
     test = load_for_command(data).test
     if test[0].shape[1] != net.sizes[0]:
         raise NeuralDigitsError(

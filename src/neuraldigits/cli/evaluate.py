@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    net, test = model_and_test_set(args.model, args.data)
+    net, test = model_and_test_set(args.model, args.data, "evaluate")
     score = net.score(test)
     print(f"{score.correct} / {score.total}  ({100 * score.accuracy:.2f} %)")
     return 0

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    net, test = model_and_test_set(args.model, args.data)
+    net, test = model_and_test_set(args.model, args.data, "plot")
     if not net.metadata.get("history"):
         print("note: the model holds no training history; skipping the learning curve")
     for path in plot_model(net, test, args.out, args.format):

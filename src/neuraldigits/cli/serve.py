@@ -6,9 +6,8 @@ import argparse
 import socket
 
 from ..errors import ModelFileError, NeuralDigitsError
-from ..locations import default_model_path
 from ..modelfile import load
-from .common import add_model_argument
+from .common import add_model_argument, resolve_model
 
 HELP = "draw a digit in the browser and watch the network read it"
 DESCRIPTION = (
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             f"`digits serve` needs the web extra (missing module {e.name!r}): "
             "pip install 'neuraldigits[web]'"
         ) from None
-    path = args.model or default_model_path()
+    path = resolve_model(args.model, "serve")
     net = load(path)
     try:
         app = create_app(net)

@@ -14,6 +14,7 @@ from ..geometry import PIXELS, SIDE
 from ..locations import default_model_path
 from ..modelfile import save
 from ..network import INITS, EpochResult, Network
+from ..recipes import RECIPES, Recipe, fit
 from .common import (
     add_data_argument,
     fraction,
@@ -38,6 +39,14 @@ CHANCE_MARGIN = 0.05
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--recipe",
+        choices=list(RECIPES),
+        default="book",
+        help="a whole set of training settings: chapter 1's (book), or the shipped reader's "
+        "(reader: [784, 800, 10], chapter 3's methods, fresh distortions every epoch); "
+        "options below that you also give override it",
+    )
     parser.add_argument(
         "--sizes",
         type=layer_sizes,
@@ -133,13 +142,20 @@ def run(args: argparse.Namespace) -> int:
             f"neurons (one per pixel) and the output layer {n_classes} (one per digit)"
         )
     seed = args.seed if args.seed is not None else secrets.randbits(32)
+    recipe = _recipe(args)
+    if args.augment and recipe.distort:
+        raise NeuralDigitsError(
+            f"--augment: the {args.recipe} recipe already trains on fresh distortions every epoch"
+        )
     if args.augment:
         training = _augment(training, args.augment, seed)
     net = Network(args.sizes, seed=seed, cost=args.cost, init=args.init)
     print(
         f"Training {args.sizes} on {len(training[1]):,} images: {args.epochs} epochs, "
         f"mini-batch size {args.mini_batch_size}, eta {args.eta}, seed {seed}"
-        + "".join(f", {part}" for part in _chapter_3_settings(args)),
+        + "".join(f", {part}" for part in _chapter_3_settings(args))
+        + (", fresh distortions every epoch" if recipe.distort else "")
+        + ("" if args.recipe == "book" else f" (recipe {args.recipe})"),
         flush=True,
     )
     tracker = _Tracker(net)
@@ -157,23 +173,15 @@ def run(args: argparse.Namespace) -> int:
         "momentum": args.momentum,
         "early_stop": args.early_stop,
         "eta_schedule": args.eta_schedule,
+        "recipe": args.recipe,
+        "distort": recipe.distort,
     }
     bar = epoch_bar(len(training[1]))
     try:
-        history = net.sgd(
-            training,
-            args.epochs,
-            args.mini_batch_size,
-            args.eta,
-            test_data=test,
-            lmbda=args.lmbda,
-            momentum=args.momentum,
-            validation_data=validation,
-            early_stop=args.early_stop,
-            eta_schedule=args.eta_schedule,
-            callback=tracker.after_epoch,
-            on_batch=bar.update if bar else None,
-        )
+        history = fit(
+            net, recipe, training, validation, seed, test=test,
+            callback=tracker.after_epoch, on_batch=bar.update if bar else None,
+        )  # fmt: skip
     except KeyboardInterrupt:
         if bar:
             bar.close()
@@ -248,6 +256,29 @@ class _Tracker:
             best_epoch=self.best_epoch,
             interrupted=interrupted,
         )
+
+
+# The options a recipe sets, as Recipe's fields (--sizes is Recipe.hidden).
+_RECIPE_OPTIONS = ("epochs", "mini_batch_size", "eta", "cost", "init", "lmbda", "momentum",
+                   "early_stop", "eta_schedule")  # fmt: skip
+
+
+def _recipe(args: argparse.Namespace) -> Recipe:
+    """The run's recipe: ``--recipe``'s settings, overridden by any option given otherwise.
+
+    An option still at its default (chapter 1's recipe, the parser's defaults) takes
+    the recipe's value; ``args`` is updated to match, so the rest reads one place.
+    """
+    book, chosen = RECIPES["book"], RECIPES[args.recipe]
+    if list(args.sizes[1:-1]) == list(book.hidden):
+        args.sizes = [args.sizes[0], *chosen.hidden, args.sizes[-1]]
+    for option in _RECIPE_OPTIONS:
+        if getattr(args, option) == getattr(book, option):
+            setattr(args, option, getattr(chosen, option))
+    return Recipe(
+        hidden=tuple(args.sizes[1:-1]), distort=chosen.distort,
+        **{option: getattr(args, option) for option in _RECIPE_OPTIONS},
+    )  # fmt: skip
 
 
 def _chapter_3_settings(args: argparse.Namespace) -> list[str]:
