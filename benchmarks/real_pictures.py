@@ -1,22 +1,31 @@
-"""How well models read real-looking pictures, with and without `digits train --augment`.
+"""How well models read digits from outside MNIST, one row per kind of picture.
 
-Trains three models with the `digits` CLI on full MNIST (the default recipe, and the
-same with --augment and with --augment 3), then scores each on:
+Trains two models with the `digits` CLI on full MNIST — the book's default ([784, 30,
+10], quadratic cost, η = 3, 30 epochs, seed 1, as `digits train` makes it) and the same
+with --augment — and scores them, and any model passed with --model NAME=PATH, on:
 
-* the MNIST test set (10,000 prepared digits);
-* MNIST test digits turned into "photos" (tests/support/photos.py: dark ink on uneven
-  light paper with noise and a colour cast, scaled up 3–8×, off-centre; saved as
-  PNG, JPEG or transparent RGBA), read with neuraldigits.images.preprocess — and, for
-  comparison, read naively (shrunk to 28×28 as they are, the book's way);
-* digits drawn with a pen from hand-made stroke paths (tests/support/photos.py, draw_digit):
-  never seen in any form during training.
+* the MNIST test set, for reference;
+* MNIST test digits re-rendered as "photos" (tests/support/photos.py: dark ink on uneven
+  light paper with noise and a colour cast, scaled up 3–8×, off-centre; saved as PNG,
+  JPEG or transparent RGBA), read with neuraldigits.images.preprocess, and the same read
+  naively (shrunk to 28×28 as they are, the book's way).  These are MNIST's own digits,
+  so they measure robustness to photography only, not to other hands;
+* the outside sets of tests/support/photos.py (``photos.SETS``): digits drawn with a pen
+  from hand-made stroke paths, never from MNIST.  Each set stresses one way real digits
+  differ from MNIST's: letterforms MNIST's writers rarely used (crossed 7, open 4,
+  flat-topped 3, 1 with flag and foot, ...) with pens from biro to pencil; coarse
+  low-resolution captures; marker and hairline strokes; strong slants, condensed and
+  wide shapes; uneven paper and light.  Plus the older standard-form drawings.
 
-None of these pictures is used in training.  Usage:
+Every set is balanced (digits 0–9 in turn) and made afresh from --seed: no picture is
+stored and none is used in training.  A picture the preparation refuses ("no ink
+found") counts as wrong.  Usage:
 
-    NEURALDIGITS_DATA=/path/to/mnist python benchmarks/real_pictures.py [--epochs 30]
-        [--pictures 2000] [--workdir DIR]
+    NEURALDIGITS_DATA=/path/to/mnist python benchmarks/real_pictures.py
+        [--pictures 500] [--photos 2000] [--epochs 30] [--seed 1] [--workdir DIR]
+        [--model NAME=PATH ...]
 
-Prints a Markdown table.  Takes a few minutes on two cores.
+Prints a Markdown table (rows: sets; columns: models).  Takes a few minutes on two cores.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import argparse
 import io
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +49,22 @@ from neuraldigits.modelfile import load
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support import photos  # noqa: E402  (the tests' picture maker: not shipped in the library)
+
+PHOTOS_TITLE = "MNIST digits re-rendered — robustness to photography only"
+
+
+@dataclass
+class Prepared:
+    """One set of pictures as the network sees them."""
+
+    title: str
+    inputs: np.ndarray  # (N, 784) prepared pixels; zeros where the picture was refused
+    labels: np.ndarray  # (N,)
+    read: np.ndarray  # (N,) bool: False where preprocess found no ink (counts as wrong)
+
+    def scored(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What :func:`accuracy` takes: inputs, labels, read."""
+        return self.inputs, self.labels, self.read
 
 
 def make_photos(test, count: int, rng: np.random.Generator) -> tuple[list[bytes], np.ndarray]:
@@ -56,13 +82,8 @@ def make_photos(test, count: int, rng: np.random.Generator) -> tuple[list[bytes]
     return files, labels[chosen]
 
 
-def make_drawings(count: int, rng: np.random.Generator) -> tuple[list[Image.Image], np.ndarray]:
-    labels = np.arange(count) % 10
-    return [photos.draw_digit(int(label), rng) for label in labels], labels
-
-
-def prepare(pictures) -> tuple[np.ndarray, np.ndarray]:
-    """Prepared inputs (N, 784) and which were read; a refused picture counts as wrong."""
+def prepare(title: str, pictures, labels) -> Prepared:
+    """The pictures prepared MNIST-style; a refused picture counts as wrong."""
     inputs, read = [], []
     for picture in pictures:
         try:
@@ -71,7 +92,7 @@ def prepare(pictures) -> tuple[np.ndarray, np.ndarray]:
         except ImageError:  # "no ink found": the user gets no answer
             inputs.append(np.zeros(PIXELS, dtype=np.float32))
             read.append(False)
-    return np.array(inputs), np.array(read)
+    return Prepared(title, np.array(inputs), np.asarray(labels), np.array(read))
 
 
 def naive(picture) -> np.ndarray:
@@ -80,50 +101,98 @@ def naive(picture) -> np.ndarray:
     return np.asarray(image.convert("L").resize((SIDE, SIDE)), dtype=np.float32).ravel() / 255
 
 
+def outside_sets(count: int, seed: int) -> dict[str, Prepared]:
+    """Every set of ``photos.SETS``, ``count`` pictures each, prepared."""
+    sets = {}
+    for name, chosen in photos.SETS.items():
+        pictures, labels = photos.picture_set(name, count, seed)
+        sets[name] = prepare(chosen.title, pictures, labels)
+    return sets
+
+
+def train_models(workdir: Path, epochs: int, seed: int) -> dict[str, Path]:
+    """The default and --augment models, trained with `digits train` unless already in workdir."""
+    models = {}
+    for name, extra in {"default": [], "--augment": ["--augment"]}.items():
+        out = workdir / f"{name.strip('-')}-e{epochs}-s{seed}.npz"
+        if not out.exists():
+            command = ["train", "--epochs", str(epochs), "--seed", str(seed), "--out", str(out)]
+            if digits([*command, *extra]) != 0:
+                raise SystemExit(f"training the {name} model failed")
+        models[name] = out
+    return models
+
+
+def named_model(text: str) -> tuple[str, Path]:
+    """``NAME=PATH`` from the command line."""
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    return name, Path(path)
+
+
+def arguments(description: str, photographs: bool = True) -> argparse.ArgumentParser:
+    """The options this script shares with benchmarks/confidence.py."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--pictures", type=int, default=500, help="per outside set")
+    if photographs:
+        parser.add_argument("--photos", type=int, default=2000, help="re-rendered MNIST digits")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1, help="for training and for the pictures")
+    parser.add_argument("--workdir", default=None, help="where to keep the trained models")
+    parser.add_argument(
+        "--model",
+        type=named_model,
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also score this model file (repeatable)",
+    )
+    return parser
+
+
+def models_from(args) -> dict[str, Path]:
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="real-pictures-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    return {**train_models(workdir, args.epochs, args.seed), **dict(args.model)}
+
+
 def accuracy(net, inputs: np.ndarray, labels: np.ndarray, read=True) -> float:
     return float(np.mean((net.predict(np.asarray(inputs)) == labels) & read))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--pictures", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--workdir", default=None, help="where to keep the trained models")
-    args = parser.parse_args()
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="real-pictures-"))
-    models = {"default": [], "--augment": ["--augment"], "--augment 3": ["--augment", "3"]}
-    for name, extra in models.items():
-        out = workdir / f"{name.strip('-').replace(' ', '')}.npz"
-        if not out.exists():
-            command = ["train", "--epochs", str(args.epochs), "--seed", str(args.seed)]
-            if digits([*command, "--out", str(out), *extra]) != 0:
-                raise SystemExit(f"training the {name} model failed")
-        models[name] = out
+    args = arguments(__doc__.split("\n")[0]).parse_args()
+    models = {name: load(path) for name, path in models_from(args).items()}
     _, _, test = load_mnist(dtype=np.uint8)
-    rng = np.random.default_rng(args.seed + 100)
-    photo_files, photo_labels = make_photos(test, args.pictures, rng)
-    drawings, drawing_labels = make_drawings(args.pictures, rng)
-    prepared_photos, photos_read = prepare(photo_files)
-    naive_photos = np.array([naive(f) for f in photo_files])
-    prepared_drawings, drawings_read = prepare(drawings)
-    naive_drawings = np.array([naive(d) for d in drawings])
-    print(
-        f"\n{args.pictures} photos of MNIST test digits ({np.sum(~photos_read)} refused as blank), "
-        f"{args.pictures} pen drawings ({np.sum(~drawings_read)} refused):\n"
-    )
-    print("| model | MNIST test | photos | photos, naive | drawings | drawings, naive |")
-    print("|---|---|---|---|---|---|")
-    for name, path in models.items():
-        net = load(path)
-        row = [
-            accuracy(net, test[0], test[1]),
-            accuracy(net, prepared_photos, photo_labels, photos_read),
-            accuracy(net, naive_photos, photo_labels),
-            accuracy(net, prepared_drawings, drawing_labels, drawings_read),
-            accuracy(net, naive_drawings, drawing_labels),
-        ]
-        print(f"| {name} | " + " | ".join(f"{100 * a:.2f} %" for a in row) + " |")
+    photo_files, photo_labels = make_photos(test, args.photos, np.random.default_rng(args.seed))
+    photographed = prepare(PHOTOS_TITLE, photo_files, photo_labels)
+    naive_inputs = np.array([naive(f) for f in photo_files])
+    sets = outside_sets(args.pictures, args.seed)
+    outside = list(sets.values())[:-1]  # the five new sets (not the standard-form drawings)
+
+    rows = [  # (title, inputs, labels, read)
+        ("MNIST test (10,000 digits, for reference)", *test, True),
+        (f"{PHOTOS_TITLE} ({args.photos})", *photographed.scored()),
+        (
+            "… the same, read naively (the book's way: no preparation)",
+            naive_inputs,
+            photo_labels,
+            True,
+        ),
+    ]
+    for name, s in sets.items():
+        refused = int(np.sum(~s.read))
+        count = f"{len(s.labels)}" + (f", {refused} refused" if refused else "")
+        rows.append((f"pen-drawn `{name}`: {s.title} ({count})", *s.scored()))
+    together = [np.concatenate(parts) for parts in zip(*(s.scored() for s in outside))]
+    rows.append((f"**the five new outside sets together** ({len(together[1])})", *together))
+    print(f"\nseed {args.seed}; models trained for {args.epochs} epochs\n")
+    print("| pictures | " + " | ".join(f"`{name}`" for name in models) + " |")
+    print("|---|" + "---|" * len(models))
+    for title, *pictures in rows:
+        cells = [f"{100 * accuracy(net, *pictures):.1f} %" for net in models.values()]
+        print(f"| {title} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
