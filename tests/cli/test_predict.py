@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from support import photos
 
-from neuraldigits.cli import main
+from neuraldigits.cli import HelpFormatter, build_parser, main
 from neuraldigits.cli.predict import split_model
 from neuraldigits.images.preprocess import preprocess
 from neuraldigits.images.showinput import CELL, GAP
 from neuraldigits.modelfile import save
 from neuraldigits.network import Network
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def subcommand_parsers():
+    """Every (sub)parser under `digits`."""
+    todo = [build_parser()]
+    while todo:
+        parser = todo.pop()
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo.extend(action.choices.values())
 
 
 @pytest.fixture
@@ -190,3 +205,111 @@ def test_model_with_other_input_size_is_refused(tmp_path, pictures, capsys):
     path = save(Network([100, 10], seed=0), tmp_path / "small.npz")
     assert main(["predict", str(path), str(pictures / "a.png")]) == 1
     assert "takes 100 inputs" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- --min-confidence
+
+
+def fixed_answer_model(path, activations: dict[int, float]):
+    """A network whose outputs ignore the picture: ``activations`` (else 0.01) every time."""
+    net = Network([784, 10], seed=0)
+    net.weights[0][:] = 0
+    wanted = np.full(10, 0.01)
+    for digit, activation in activations.items():
+        wanted[digit] = activation
+    net.biases[0][:, 0] = np.log(wanted / (1 - wanted))  # σ⁻¹: the output is exactly `wanted`
+    return save(net, path)
+
+
+@pytest.fixture
+def hesitant(tmp_path):
+    """Torn between 3 (0.60) and 5 (0.55): confidence 0.05."""
+    return fixed_answer_model(tmp_path / "hesitant.npz", {3: 0.60, 5: 0.55})
+
+
+@pytest.fixture
+def decided(tmp_path):
+    """Sure it is a 3 (0.99, the rest 0.01): confidence 0.98."""
+    return fixed_answer_model(tmp_path / "decided.npz", {3: 0.99})
+
+
+def test_a_weak_answer_is_unsure_in_lines(hesitant, decided, pictures, capsys):
+    picture = str(pictures / "a.png")
+    assert main(["predict", str(hesitant), picture, "--min-confidence", "0.3"]) == 0
+    assert capsys.readouterr().out == f"{picture}: unsure (3 (0.60); confidence 0.05)\n"
+    assert main(["predict", str(hesitant), picture, "--min-confidence", "0.3", "--top", "2"]) == 0
+    assert capsys.readouterr().out == f"{picture}: unsure (3 (0.60), 5 (0.55); confidence 0.05)\n"
+    # A confident answer still gets its digit, as does any answer without the option.
+    assert main(["predict", str(decided), picture, "--min-confidence", "0.3"]) == 0
+    assert capsys.readouterr().out == f"{picture}: 3 (0.99)\n"
+    assert main(["predict", str(hesitant), picture]) == 0
+    assert capsys.readouterr().out == f"{picture}: 3 (0.60)\n"
+
+
+def test_unsure_below_the_threshold_zero_never_one_always(hesitant, pictures, capsys):
+    picture = str(pictures / "a.png")
+    for level, unsure in (("0", False), ("0.04", False), ("0.06", True), ("1", True)):
+        assert main(["predict", str(hesitant), picture, "--json", "--min-confidence", level]) == 0
+        assert json.loads(capsys.readouterr().out)[0]["unsure"] is unsure, level
+
+
+def test_json_gives_the_confidence_and_the_unsure_flag(hesitant, decided, pictures, capsys):
+    picture = str(pictures / "a.png")
+    for model, unsure, sure in ((hesitant, True, 0.05), (decided, False, 0.98)):
+        assert main(["predict", str(model), picture, "--json", "--min-confidence", "0.3"]) == 0
+        [result] = json.loads(capsys.readouterr().out)
+        assert result["digit"] == 3  # still the best guess: the existing fields are unchanged
+        assert set(result) == {"file", "digit", "outputs", "top", "blobs", "confidence", "unsure"}
+        assert result["confidence"] == pytest.approx(sure, abs=1e-5)
+        assert result["unsure"] is unsure
+    # Without the option: the confidence is still given, and nothing is unsure.
+    assert main(["predict", str(hesitant), picture, "--json"]) == 0
+    [result] = json.loads(capsys.readouterr().out)
+    assert result["unsure"] is False and result["confidence"] == pytest.approx(0.05, abs=1e-5)
+
+
+def test_confidence_is_the_margin_between_the_two_strongest_outputs(model, pictures, capsys):
+    path, net = model
+    assert main(["predict", str(path), str(pictures), "--json"]) == 0
+    for result in json.loads(capsys.readouterr().out):
+        outputs = np.sort(expected(net, result["file"])[1])
+        assert result["confidence"] == pytest.approx(outputs[-1] - outputs[-2], abs=1e-5)
+
+
+def test_show_input_captions_say_unsure(hesitant, pictures, tmp_path, capsys):
+    out = tmp_path / "seen.png"
+    picture = str(pictures / "a.png")
+    argv = ["predict", str(hesitant), picture, "--min-confidence", "0.5", "--show-input", str(out)]
+    assert main(argv) == 0
+    assert out.exists() and "unsure" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("level", ["1.5", "-0.1", "nan", "inf", "high"])
+def test_min_confidence_must_be_a_number_from_0_to_1(hesitant, pictures, capsys, level):
+    with pytest.raises(SystemExit) as exit:
+        main(["predict", str(hesitant), str(pictures / "a.png"), f"--min-confidence={level}"])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--min-confidence: expected a number from 0 to 1, got '{level}'" in err
+
+
+def test_help_shows_every_options_default(capsys):
+    formatter = HelpFormatter("digits")
+    parser = next(p for p in subcommand_parsers() if p.prog.endswith(" predict"))
+    for action in parser._actions:
+        if action.option_strings and action.help != argparse.SUPPRESS:
+            if action.dest == "help":
+                continue
+            assert "default" in formatter._get_help_string(action), action.option_strings
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--min-confidence P" in shown and "(default: off: always answer with a digit)" in shown
+    assert "the strongest output activation minus the runner-up's" in shown
+
+
+def test_docs_describe_the_option_and_the_confidence():
+    text = " ".join((DOCS / "predict.md").read_text(encoding="utf-8").split())
+    assert "--min-confidence" in text and "unsure" in text
+    assert "the strongest output activation minus the runner-up's" in text
+    assert '"confidence"' in text and '"unsure"' in text

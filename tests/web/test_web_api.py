@@ -10,6 +10,7 @@ import struct
 import sys
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -352,3 +353,120 @@ def test_serve_without_the_web_extra_says_how_to_install_it(tmp_path, capsys, mo
     assert main(["serve", str(tmp_path / "m.npz")]) == 1
     err = capsys.readouterr().err
     assert "missing module 'uvicorn'" in err and "pip install 'neuraldigits[web]'" in err
+
+
+# ---------------------------------------------------------------------- min_confidence
+
+
+def fixed_answer_net(activations: dict[int, float]) -> Network:
+    """A network whose outputs ignore the input: ``activations`` (else 0.01) every time."""
+    net = Network([784, 10], seed=0)
+    net.weights[0][:] = 0
+    wanted = np.full(10, 0.01)
+    for digit, activation in activations.items():
+        wanted[digit] = activation
+    net.biases[0][:, 0] = np.log(wanted / (1 - wanted))
+    return net
+
+
+@pytest.fixture(scope="module")
+def hesitant() -> TestClient:
+    """Torn between 3 (0.60) and 5 (0.55): confidence 0.05."""
+    return TestClient(create_app(fixed_answer_net({3: 0.60, 5: 0.55})))
+
+
+@pytest.fixture(scope="module")
+def decided() -> TestClient:
+    """Sure it is a 3 (0.99): confidence 0.98."""
+    return TestClient(create_app(fixed_answer_net({3: 0.99})))
+
+
+ZEROS = [0.0] * 784
+
+
+@pytest.mark.parametrize(
+    "ask",
+    [
+        lambda c, q: c.post(f"/api/predict?min_confidence={q}", json=ZEROS),
+        lambda c, q: c.post("/api/predict", json={"pixels": ZEROS, "min_confidence": float(q)}),
+        lambda c, q: c.post(
+            f"/api/predict?min_confidence={q}",
+            content=drawing_png(),
+            headers={"Content-Type": "image/png"},
+        ),
+    ],
+    ids=["query, JSON", "body field", "query, PNG"],
+)
+def test_a_weak_answer_is_flagged_unsure(hesitant, decided, ask):
+    body = ask(hesitant, "0.3").json()
+    assert body["unsure"] is True and body["digit"] == 3  # the digit stays the best guess
+    assert body["confidence"] == pytest.approx(0.05, abs=TOL)
+    assert ask(hesitant, "0.04").json()["unsure"] is False
+    body = ask(decided, "0.3").json()
+    assert body["unsure"] is False and body["confidence"] == pytest.approx(0.98, abs=TOL)
+
+
+def test_without_min_confidence_nothing_is_unsure(hesitant, client, net):
+    body = hesitant.post("/api/predict", json=ZEROS).json()
+    assert body["unsure"] is False and body["confidence"] == pytest.approx(0.05, abs=TOL)
+    x = np.random.default_rng(2).random(784)
+    body = client.post("/api/predict", json={"pixels": x.tolist(), "min_confidence": None}).json()
+    top_two = np.sort(net.feedforward(x.astype(np.float32)))[-2:]
+    assert body["confidence"] == pytest.approx(top_two[1] - top_two[0], abs=TOL)
+    assert body["unsure"] is False
+
+
+BAD_MIN_CONFIDENCE = {
+    "above 1": ("?min_confidence=1.5", ZEROS, "got '1.5'"),
+    "negative": ("?min_confidence=-0.1", ZEROS, "got '-0.1'"),
+    "not a number": ("?min_confidence=high", ZEROS, "got 'high'"),
+    "NaN": ("?min_confidence=nan", ZEROS, "got 'nan'"),
+    "empty": ("?min_confidence=", ZEROS, "got ''"),
+    "body, above 1": ("", {"pixels": ZEROS, "min_confidence": 2}, "got 2"),
+    "body, a string": ("", {"pixels": ZEROS, "min_confidence": "0.5"}, "got '0.5'"),
+    "body, a boolean": ("", {"pixels": ZEROS, "min_confidence": True}, "got True"),
+}
+
+
+@pytest.mark.parametrize(
+    "query, body, message", BAD_MIN_CONFIDENCE.values(), ids=list(BAD_MIN_CONFIDENCE)
+)
+def test_min_confidence_out_of_range_is_a_clear_422(hesitant, query, body, message):
+    reply = hesitant.post("/api/predict" + query, json=body)
+    assert reply.status_code == 422, reply.text
+    detail = reply.json()["detail"]
+    assert detail.startswith("min_confidence must be a number from 0 to 1") and message in detail
+
+
+def test_min_confidence_is_given_once(hesitant):
+    twice = hesitant.post("/api/predict?min_confidence=0.1&min_confidence=0.2", json=ZEROS)
+    assert twice.status_code == 422 and "once" in twice.json()["detail"]
+    both = hesitant.post(
+        "/api/predict?min_confidence=0.1", json={"pixels": ZEROS, "min_confidence": 0.2}
+    )
+    assert both.status_code == 422 and "both in the query and in the body" in both.json()["detail"]
+    other = hesitant.post("/api/predict", json={"pixels": ZEROS, "confidence": 0.2})
+    assert (
+        other.status_code == 422 and "got keys ['confidence', 'pixels']" in other.json()["detail"]
+    )
+
+
+def test_openapi_schema_documents_min_confidence(client):
+    schema = client.get("/openapi.json").json()
+    operation = schema["paths"]["/api/predict"]["post"]
+    [parameter] = [p for p in operation["parameters"] if p["name"] == "min_confidence"]
+    assert parameter["in"] == "query" and not parameter["required"]
+    assert parameter["schema"] == {"type": "number", "minimum": 0.0, "maximum": 1.0}
+    assert "runner-up" in parameter["description"]
+    json_body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert "min_confidence" in json_body["oneOf"][1]["properties"]
+    answer = schema["components"]["schemas"]["Prediction"]["properties"]
+    assert "runner-up" in answer["confidence"]["description"]
+    assert answer["unsure"]["type"] == "boolean"
+
+
+def test_serve_docs_describe_min_confidence():
+    docs = Path(__file__).resolve().parents[2] / "docs" / "serve.md"
+    text = " ".join(docs.read_text(encoding="utf-8").split())
+    assert "min_confidence" in text and "unsure" in text
+    assert "the strongest output activation minus the runner-up's" in text

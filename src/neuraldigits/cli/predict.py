@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..confidence import MAX, MIN, check_min_confidence, confidence, is_unsure
 from ..errors import ImageError, NeuralDigitsError
 from ..geometry import PIXELS, SIDE
 from ..locations import default_model_path
@@ -23,7 +24,12 @@ DESCRIPTION = (
     "stands for\nevery picture in it.\n\n"
     "MODEL is optional: the first argument is taken as the model when it ends in .npz or is\n"
     "a .npz (zip) file, which no picture is; otherwise the model `digits train` saved by\n"
-    "default is used, and its path is printed on stderr."
+    "default is used, and its path is printed on stderr.\n\n"
+    "Confidence: the strongest output activation minus the runner-up's (0 to 1). With\n"
+    "--min-confidence P, a picture read with confidence below P gets 'unsure' instead of a\n"
+    "digit: 'path: unsure (digit (activation); confidence C)'. --json always gives the\n"
+    "confidence and an 'unsure' flag. docs/predict.md tabulates, for pictures from outside\n"
+    "MNIST, how many answers each P keeps and how often those are right."
 )
 
 # Pictures taken from a directory (named files are tried whatever their suffix).
@@ -47,7 +53,7 @@ MAX_SHOWN = 100  # rows in a --show-input picture
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = (
-        "%(prog)s [-h] [--json] [--top K] [--show-input OUT.png] "
+        "%(prog)s [-h] [--json] [--top K] [--min-confidence P] [--show-input OUT.png] "
         "[MODEL] IMAGE_OR_DIR [IMAGE_OR_DIR ...]"
     )
     parser.add_argument(
@@ -60,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print a JSON list of {file, digit, outputs, blobs} instead of lines",
+        help="print a JSON list of {file, digit, outputs, top, blobs, confidence, unsure} "
+        "instead of lines",
     )
     parser.add_argument(
         "--top",
@@ -70,12 +77,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="show the K most active output neurons for each picture",
     )
     parser.add_argument(
+        "--min-confidence",
+        type=min_confidence,
+        default=None,
+        metavar="P",
+        help="answer 'unsure' instead of a digit when the confidence (the strongest output "
+        f"activation minus the runner-up's) is below P, a number from {MIN:g} to {MAX:g} "
+        "(default: off: always answer with a digit)",
+    )
+    parser.add_argument(
         "--show-input",
         metavar="OUT.png",
         default=None,
         help="also write a picture showing each original beside the 28×28 input the "
         "network saw (default: none)",
     )
+
+
+def min_confidence(text: str) -> float:
+    """``--min-confidence P``: a number from 0 to 1."""
+    try:
+        return check_min_confidence(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number from {MIN:g} to {MAX:g}, got {text!r}"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
             failures += 1
             continue
         outputs = net.feedforward(prepared.pixels)
-        results.append(_result(file, outputs, prepared.blobs, args.top))
+        results.append(_result(file, outputs, prepared.blobs, args.top, args.min_confidence))
         shown.append((prepared, results[-1]))
         if prepared.blobs > 1:
             print(
@@ -178,14 +204,19 @@ def list_pictures(inputs: list[str]) -> list[Path]:
     return files
 
 
-def _result(file: Path, outputs: np.ndarray, blobs: int, top: int) -> dict:
+def _result(
+    file: Path, outputs: np.ndarray, blobs: int, top: int, min_confidence: float | None
+) -> dict:
     order = np.argsort(-outputs, kind="stable")[:top]
+    sure = confidence(outputs)
     return {
         "file": str(file),
-        "digit": int(order[0]),
+        "digit": int(order[0]),  # the best guess, even when unsure
         "outputs": [round(float(a), 6) for a in outputs],
         "top": [[int(k), round(float(outputs[k]), 6)] for k in order],
         "blobs": blobs,
+        "confidence": round(sure, 6),
+        "unsure": is_unsure(sure, min_confidence),
     }
 
 
@@ -194,4 +225,7 @@ def _line(result: dict) -> str:
 
 
 def _caption(result: dict) -> str:
-    return ", ".join(f"{digit} ({activation:.2f})" for digit, activation in result["top"])
+    answers = ", ".join(f"{digit} ({activation:.2f})" for digit, activation in result["top"])
+    if result["unsure"]:
+        return f"unsure ({answers}; confidence {result['confidence']:.2f})"
+    return answers

@@ -4,7 +4,8 @@ Routes (``create_app(net)`` builds them):
 
 * ``GET /``                  the page; ``GET /static/...`` its script and style
 * ``POST /api/predict``      PNG bytes, or JSON with 784 pixel values → what the
-                             network sees and concludes
+                             network sees and concludes (``?min_confidence=P``:
+                             flag weak answers as unsure)
 * ``GET /api/model``         layer sizes and training metadata
 * ``GET /api/hidden/{j}``    weight picture of first-hidden-layer neuron j
 * ``GET /openapi.json``      the API's schema
@@ -33,6 +34,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from ..confidence import MAX, MIN, check_min_confidence, confidence, is_unsure
 from ..errors import ImageError, NeuralDigitsError
 from ..geometry import PIXELS, SIDE
 from ..images.preprocess import preprocess
@@ -68,6 +70,14 @@ class Prediction(BaseModel):
     blobs: int | None = Field(None, description="separate ink blobs found in a PNG")
     inverted: bool | None = Field(None, description="whether the PNG was dark ink on light")
     warnings: list[str] = Field(default_factory=list, description="things worth telling a user")
+    confidence: float = Field(
+        description="how sure the network is: its strongest output activation minus the "
+        "runner-up's, from 0 (two digits tie) to 1 (one output on, the rest off)"
+    )
+    unsure: bool = Field(
+        description="true when min_confidence was given and the confidence is below it: "
+        "treat the digit as a guess, not an answer (always false without min_confidence)"
+    )
 
 
 class ModelInfo(BaseModel):
@@ -85,6 +95,20 @@ class ModelInfo(BaseModel):
     )
 
 
+_MIN_CONFIDENCE = (
+    f"optional, a number from {MIN:g} to {MAX:g}: an answer whose confidence (the strongest "
+    "output activation minus the runner-up's) is below it is flagged unsure; "
+    "default: none, never unsure"
+)
+
+_MIN_CONFIDENCE_PARAMETER = {
+    "name": "min_confidence",
+    "in": "query",
+    "required": False,
+    "description": _MIN_CONFIDENCE + " (for PNG and JSON bodies alike)",
+    "schema": {"type": "number", "minimum": MIN, "maximum": MAX},
+}
+
 _PREDICT_BODY = {
     "required": True,
     "content": {
@@ -98,12 +122,21 @@ _PREDICT_BODY = {
                     {"type": "array", "items": {"type": "number"}},
                     {
                         "type": "object",
-                        "properties": {"pixels": {"type": "array", "items": {"type": "number"}}},
+                        "properties": {
+                            "pixels": {"type": "array", "items": {"type": "number"}},
+                            "min_confidence": {
+                                "type": "number",
+                                "minimum": MIN,
+                                "maximum": MAX,
+                                "description": _MIN_CONFIDENCE,
+                            },
+                        },
                         "required": ["pixels"],
                     },
                 ],
                 "description": f"{PIXELS} already-prepared pixels, row by row, each in [0, 1] "
-                "with 1 = full ink (MNIST style), as an array or as {'pixels': [...]}",
+                "with 1 = full ink (MNIST style), as an array or as {'pixels': [...]}, "
+                "optionally with 'min_confidence'",
             }
         },
     },
@@ -156,15 +189,21 @@ def create_app(net: Network) -> FastAPI:
             raise HTTPException(404, str(e)) from None
 
     @app.post(
-        "/api/predict", response_model=Prediction, openapi_extra={"requestBody": _PREDICT_BODY}
+        "/api/predict",
+        response_model=Prediction,
+        openapi_extra={
+            "requestBody": _PREDICT_BODY,
+            "parameters": [_MIN_CONFIDENCE_PARAMETER],
+        },
     )
     async def predict(request: Request, response: Response) -> Prediction:
         """Read one digit: a PNG drawing (preprocessed like `digits predict`) or 784 pixels."""
         body = await _read_capped(request)
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        minimum = _query_min_confidence(request)
         start = time.perf_counter()
         # Decoding and the forward pass are CPU work: keep them off the event loop.
-        prediction = await run_in_threadpool(_predict, net, body, media_type)
+        prediction = await run_in_threadpool(_predict, net, body, media_type, minimum)
         # Lets the page (and its latency measurements) see the server's share.
         response.headers["Server-Timing"] = (
             f"predict;dur={1000 * (time.perf_counter() - start):.1f}"
@@ -174,14 +213,53 @@ def create_app(net: Network) -> FastAPI:
     return app
 
 
-def _predict(net: Network, body: bytes, media_type: str) -> Prediction:
+def _query_min_confidence(request: Request) -> float | None:
+    """The ``min_confidence`` query parameter, if given; 422 unless a number from 0 to 1."""
+    given = request.query_params.getlist("min_confidence")
+    if not given:
+        return None
+    if len(given) > 1:
+        raise HTTPException(422, "min_confidence: give it once, not several times")
+    return _min_confidence(given[0], given[0])
+
+
+def _min_confidence(value: object, shown: object) -> float:
+    try:
+        return check_min_confidence(float(value) if isinstance(value, str) else value)
+    except ValueError:
+        raise HTTPException(
+            422,
+            f"min_confidence must be a number from {MIN:g} to {MAX:g} (the least margin "
+            f"between the two strongest outputs that still counts as sure); got {shown!r}",
+        ) from None
+
+
+def _answer(net: Network, pixels, min_confidence: float | None, **png) -> Prediction:
+    """The reading of ``pixels`` with its confidence, flagged unsure below ``min_confidence``."""
+    reading = read(net, pixels)
+    sure = confidence(reading.outputs)
+    return Prediction(
+        **reading.to_dict(),
+        **png,
+        confidence=round(sure, 4),
+        unsure=is_unsure(sure, min_confidence),
+    )
+
+
+def _predict(
+    net: Network, body: bytes, media_type: str, min_confidence: float | None = None
+) -> Prediction:
     if not body:
         raise HTTPException(400, _EXPECTED_BODY + "; the request body was empty")
     if body.startswith(PNG_SIGNATURE):
-        return _predict_png(net, body)
+        return _predict_png(net, body, min_confidence)
     if media_type == "application/json" or media_type.endswith("+json"):
-        pixels = _pixels_from_json(body)
-        return Prediction(**read(net, pixels).to_dict())
+        pixels, in_body = _pixels_from_json(body)
+        if in_body is not None and min_confidence is not None:
+            raise HTTPException(
+                422, "min_confidence is given both in the query and in the body; give it once"
+            )
+        return _answer(net, pixels, in_body if in_body is not None else min_confidence)
     if media_type == "image/png":
         raise HTTPException(400, "the body is not a PNG image (it lacks the PNG signature)")
     raise HTTPException(415, f"{_EXPECTED_BODY}; got Content-Type {media_type or 'none'!r}")
@@ -193,7 +271,7 @@ _EXPECTED_BODY = (
 )
 
 
-def _predict_png(net: Network, body: bytes) -> Prediction:
+def _predict_png(net: Network, body: bytes, min_confidence: float | None) -> Prediction:
     width, height = _png_size(body)
     if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE:
         raise HTTPException(
@@ -211,8 +289,10 @@ def _predict_png(net: Network, body: bytes) -> Prediction:
             f"found {prepared.blobs} separate ink blobs; the network reads one digit at a time, "
             "so draw a single digit"
         )
-    return Prediction(
-        **read(net, prepared.pixels).to_dict(),
+    return _answer(
+        net,
+        prepared.pixels,
+        min_confidence,
         blobs=prepared.blobs,
         inverted=prepared.inverted,
         warnings=warnings,
@@ -229,16 +309,24 @@ def _png_size(body: bytes) -> tuple[int, int]:
     return width, height
 
 
-def _pixels_from_json(body: bytes) -> list[float]:
+def _pixels_from_json(body: bytes) -> tuple[list[float], float | None]:
+    """The pixels, and the body's min_confidence if it has one."""
     try:
         data = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as e:
         raise HTTPException(400, f"the body is not valid JSON ({e})") from None
+    minimum = None
     if isinstance(data, dict):
-        if set(data) != {"pixels"}:
+        if "pixels" not in data or not set(data) <= {"pixels", "min_confidence"}:
             raise HTTPException(
-                422, f'expected a JSON object {{"pixels": [...]}}, got keys {sorted(data)}'
+                422,
+                'expected a JSON object {"pixels": [...]} or {"pixels": [...], '
+                f'"min_confidence": P}}, got keys {sorted(data)}',
             )
+        value = data.get("min_confidence")
+        if value is not None:  # absent or null: not asked
+            # A JSON string is not a number, even if it spells one.
+            minimum = _min_confidence(None if isinstance(value, str) else value, value)
         data = data["pixels"]
     if not isinstance(data, list) or len(data) != PIXELS:
         got = f"a list of {len(data)}" if isinstance(data, list) else type(data).__name__
@@ -251,7 +339,7 @@ def _pixels_from_json(body: bytes) -> list[float]:
             raise HTTPException(422, f"pixel {i} is {value!r}; expected a number in [0, 1]")
         if not (math.isfinite(value) and 0 <= value <= 1):
             raise HTTPException(422, f"pixel {i} is {value!r}; expected a number in [0, 1]")
-    return data
+    return data, minimum
 
 
 def _reject_constant(name: str) -> float:
