@@ -98,7 +98,7 @@ def test_default_model_is_used_and_named(model, pictures, capsys, monkeypatch):
     monkeypatch.setenv("NEURALDIGITS_MODEL", str(path))
     assert main(["predict", str(pictures / "a.png")]) == 0
     captured = capsys.readouterr()
-    assert f"using the default model {path}" in captured.err
+    assert f"digits predict: using your model {path}" in captured.err
     assert captured.out.startswith(str(pictures / "a.png") + ": ")
 
 
@@ -112,8 +112,9 @@ def test_model_is_recognised_by_name_or_content(model, tmp_path):
     path, _ = model
     renamed = tmp_path / "mymodel"
     renamed.write_bytes(path.read_bytes())
-    assert split_model([str(path), "x.png"]) == (path, ["x.png"])
-    assert split_model([str(renamed), "x.png"]) == (renamed, ["x.png"])
+    assert split_model([str(path), "x.png"]) == (str(path), ["x.png"])
+    assert split_model([str(renamed), "x.png"]) == (str(renamed), ["x.png"])
+    assert split_model(["reader", "x.png"]) == ("reader", ["x.png"])
     assert split_model(["x.png", "y.png"]) == (None, ["x.png", "y.png"])
     assert split_model([str(tmp_path), "y.png"]) == (None, [str(tmp_path), "y.png"])
 

@@ -14,7 +14,8 @@ from ..errors import ImageError, NeuralDigitsError
 from ..geometry import PIXELS, SIDE
 from ..locations import default_model_path
 from ..modelfile import load
-from .common import positive_int
+from ..models import SHIPPED
+from .common import positive_int, resolve_model
 
 HELP = "read the digit in your own pictures: photos, scans or drawings"
 DESCRIPTION = (
@@ -60,8 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "paths",
         nargs="+",
         metavar="[MODEL] IMAGE_OR_DIR",
-        help=f"an optional model file (default: {default_model_path()}), then pictures or "
-        "directories of pictures",
+        help="an optional model: a file, or reader for the shipped reader (default: your model "
+        f"{default_model_path()} if you have trained one, else the shipped reader), then "
+        "pictures or directories of pictures",
     )
     parser.add_argument(
         "--json",
@@ -105,10 +107,8 @@ def min_confidence(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    model_path, inputs = split_model(args.paths)
-    if model_path is None:
-        model_path = default_model_path()
-        print(f"digits predict: using the default model {model_path}", file=sys.stderr)
+    model, inputs = split_model(args.paths)
+    model_path = resolve_model(model, "predict")
     if not inputs:
         raise NeuralDigitsError(f"no pictures given after the model {model_path}")
     net = load(model_path)
@@ -166,10 +166,11 @@ def _image_tools():
     return preprocess, save_comparison
 
 
-def split_model(paths: list[str]) -> tuple[Path | None, list[str]]:
-    """``(model, pictures)``: the first path is the model iff it is a .npz name or zip file."""
-    first = Path(paths[0])
-    if first.suffix.lower() == ".npz" or _starts_like_zip(first):
+def split_model(paths: list[str]) -> tuple[str | None, list[str]]:
+    """``(model, pictures)``: the first path is the model iff it names a shipped model
+    (``reader``), or is a .npz name or a zip file."""
+    first = paths[0]
+    if first in SHIPPED or Path(first).suffix.lower() == ".npz" or _starts_like_zip(Path(first)):
         return first, paths[1:]
     return None, paths
 
