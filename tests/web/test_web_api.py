@@ -470,3 +470,14 @@ def test_serve_docs_describe_min_confidence():
     text = " ".join(docs.read_text(encoding="utf-8").split())
     assert "min_confidence" in text and "unsure" in text
     assert "the strongest output activation minus the runner-up's" in text
+
+
+def test_model_names_the_model_it_serves():
+    from neuraldigits.modelfile import load
+    from neuraldigits.models import shipped_model
+
+    client = TestClient(create_app(load(shipped_model("reader")), "the shipped reader"))
+    info = client.get("/api/model").json()
+    assert info["label"] == "the shipped reader" and info["sizes"] == [784, 800, 10]
+    best = info["metadata"]["history"][info["metadata"]["best_epoch"]]["test"]
+    assert best["correct"] / best["total"] >= 0.99  # what the pad states beside its name

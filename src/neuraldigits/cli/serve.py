@@ -7,6 +7,7 @@ import socket
 
 from ..errors import ModelFileError, NeuralDigitsError
 from ..modelfile import load
+from ..models import shipped_name
 from .common import add_model_argument, resolve_model
 
 HELP = "draw a digit in the browser and watch the network read it"
@@ -52,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     path = resolve_model(args.model, "serve")
     net = load(path)
+    name = shipped_name(path)
+    label = f"the shipped {name}" if name else str(path)
     try:
-        app = create_app(net)
+        app = create_app(net, label)
     except NeuralDigitsError as e:
         raise ModelFileError(f"{path}: {e}") from None
     sock = _listen(args.host, args.port)

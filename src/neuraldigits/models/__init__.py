@@ -20,11 +20,23 @@ from ..errors import ModelFileError
 SHIPPED = ("reader",)
 
 
+def _location(name: str) -> Path:
+    return Path(str(resources.files(__package__) / f"{name}.npz"))
+
+
+def shipped_name(path: str | Path) -> str | None:
+    """The name of the shipped model at ``path``, or None if it is not one."""
+    for name in SHIPPED:
+        if Path(path).resolve() == _location(name).resolve():
+            return name
+    return None
+
+
 def shipped_model(name: str) -> Path:
     """The path of the shipped model ``name`` (one of :data:`SHIPPED`)."""
     if name not in SHIPPED:
         raise ModelFileError(f"no shipped model named {name!r}; shipped: {', '.join(SHIPPED)}")
-    path = Path(str(resources.files(__package__) / f"{name}.npz"))
+    path = _location(name)
     if not path.is_file():
         raise ModelFileError(
             f"the shipped model {name!r} is missing from this installation ({path}); "

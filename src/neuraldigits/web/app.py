@@ -83,6 +83,9 @@ class Prediction(BaseModel):
 class ModelInfo(BaseModel):
     """The served network and how it was trained."""
 
+    label: str | None = Field(
+        default=None, description="which model this is: 'the shipped reader', or its file"
+    )
     sizes: list[int]
     cost: str
     dtype: str
@@ -143,8 +146,9 @@ _PREDICT_BODY = {
 }
 
 
-def create_app(net: Network) -> FastAPI:
-    """A FastAPI app serving the drawing pad for ``net`` (784 inputs).
+def create_app(net: Network, label: str | None = None) -> FastAPI:
+    """A FastAPI app serving the drawing pad for ``net`` (784 inputs), which the page names
+    by ``label`` (e.g. "the shipped reader", or the model's file).
 
     Raises :class:`NeuralDigitsError` if the network does not take a 28×28 image.
     """
@@ -171,6 +175,7 @@ def create_app(net: Network) -> FastAPI:
     @app.get("/api/model", response_model=ModelInfo)
     def model() -> ModelInfo:
         return ModelInfo(
+            label=label,
             sizes=net.sizes,
             cost=net.cost.name,
             dtype=net.dtype.name,

@@ -297,6 +297,10 @@ async function start() {
 
 function summary(model) {
   const parts = [`A network of ${model.sizes.join("–")} sigmoid neurons`];
+  if (model.label) {
+    parts[0] = `${model.label[0].toUpperCase()}${model.label.slice(1)}: a network of ` +
+      `${model.sizes.join("–")} sigmoid neurons`;
+  }
   const meta = model.metadata;
   const history = meta.history || [];
   const best = history[meta.best_epoch ?? history.length - 1];
