@@ -161,6 +161,28 @@ def accuracy(net, inputs: np.ndarray, labels: np.ndarray, read=True) -> float:
     return float(np.mean((net.predict(np.asarray(inputs)) == labels) & read))
 
 
+def real_handwriting() -> Prepared | None:
+    """Real handwriting from other writers: UCI's 8×8 digits (43 people; scikit-learn's
+    ``load_digits``), each drawn dark on a white margin and blown up 8× as a PNG.
+    None without scikit-learn (the svm and bench extras have it)."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        return None
+    digits = load_digits()
+    pictures = []
+    for image in digits.images:
+        page = np.full((14, 14), 255, np.uint8)
+        page[3:11, 3:11] = (255 - image / 16 * 255).astype(np.uint8)  # 0–16 ink levels
+        buffer = io.BytesIO()
+        Image.fromarray(page).resize((112, 112), Image.BILINEAR).save(buffer, "PNG")
+        pictures.append(buffer.getvalue())
+    return prepare(REAL_TITLE, pictures, digits.target)
+
+
+REAL_TITLE = "real handwriting: UCI's 8×8 digits by 43 writers (scikit-learn), blown up"
+
+
 def main() -> None:
     args = arguments(__doc__.split("\n")[0]).parse_args()
     models = {name: load(path) for name, path in models_from(args).items()}
@@ -187,6 +209,9 @@ def main() -> None:
         rows.append((f"pen-drawn `{name}`: {s.title} ({count})", *s.scored()))
     together = [np.concatenate(parts) for parts in zip(*(s.scored() for s in outside))]
     rows.append((f"**the five new outside sets together** ({len(together[1])})", *together))
+    real = real_handwriting()
+    if real is not None:
+        rows.append((f"{REAL_TITLE} ({len(real.labels):,})", *real.scored()))
     print(f"\nseed {args.seed}; models trained for {args.epochs} epochs\n")
     print("| pictures | " + " | ".join(f"`{name}`" for name in models) + " |")
     print("|---|" + "---|" * len(models))
