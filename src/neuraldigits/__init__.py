@@ -3,11 +3,14 @@
 The tree reads as a table of contents, from the bottom layer up:
 
 * the core, here: :mod:`.network` (the book's Network), :mod:`.activations`,
-  :mod:`.costs`, :mod:`.modelfile` (models as .npz + JSON), :mod:`.atomic`,
-  :mod:`.errors`, :mod:`.locations`, :mod:`.geometry`, :mod:`.version`;
+  :mod:`.costs`, :mod:`.plateau` (early stopping, the η schedule),
+  :mod:`.modelfile` (models as .npz + JSON), :mod:`.models` (the shipped
+  reader), :mod:`.confidence`, :mod:`.atomic`, :mod:`.errors`,
+  :mod:`.locations`, :mod:`.geometry`, :mod:`.version`;
 * :mod:`.data` (MNIST and where it comes from), :mod:`.training` (the fast
-  paths), :mod:`.images` (pictures in, distortions out) and :mod:`.book`
-  (perceptrons, circuits, baselines, the chapter's experiments and plots);
+  paths), :mod:`.images` (pictures in, distortions out);
+* :mod:`.book` (perceptrons, circuits, baselines, the chapters' experiments and
+  plots) and :mod:`.recipes` (training recipes by name);
 * :mod:`.cli` and :mod:`.web` at the top.
 
 A layer imports only the layers below it (``lint-imports`` checks this).
