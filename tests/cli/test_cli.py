@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from support.cli import subcommand_parsers
 
-from neuraldigits.cli import COMMANDS, HelpFormatter, build_parser, main
+from neuraldigits.cli import COMMANDS, HelpFormatter, main
 from neuraldigits.modelfile import load
 from neuraldigits.network import Network
 
@@ -38,17 +39,6 @@ def test_help_lists_every_command_and_every_default(capsys):
             if action.default not in (None, False, argparse.SUPPRESS):
                 shown = formatter._get_help_string(action)
                 assert "default" in shown, f"{parser.prog} {action.option_strings[0]}: no default"
-
-
-def subcommand_parsers():
-    """Every (sub)parser under `digits`, however deeply nested."""
-    todo = [build_parser()]
-    while todo:
-        parser = todo.pop()
-        yield parser
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                todo.extend(action.choices.values())
 
 
 def test_train_prints_book_lines_saves_and_evaluates(tiny_mnist_dir, tmp_path, capsys):

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from support import photos
+from support.cli import subcommand_parsers
 
-from neuraldigits.cli import HelpFormatter, build_parser, main
+from neuraldigits.cli import HelpFormatter, main
 from neuraldigits.cli.predict import split_model
 from neuraldigits.images.preprocess import preprocess
 from neuraldigits.images.showinput import CELL, GAP
@@ -20,17 +21,6 @@ from neuraldigits.modelfile import save
 from neuraldigits.network import Network
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-def subcommand_parsers():
-    """Every (sub)parser under `digits`."""
-    todo = [build_parser()]
-    while todo:
-        parser = todo.pop()
-        yield parser
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                todo.extend(action.choices.values())
 
 
 @pytest.fixture
