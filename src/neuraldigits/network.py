@@ -346,18 +346,15 @@ class Network:
             raise ValueError("early_stop, eta_schedule and keep_best watch validation_data")
         # A stream of training sets (fresh distortions every epoch) has for_epoch(k).
         stream = getattr(training_data, "for_epoch", None)
-        if stream is None:
-            self.check_dataset(training_data, "training_data")  # even for 0 epochs
+        if stream is None:  # one set for every epoch, checked even for 0 epochs
+            data, images, labels = self._training_set(training_data)
         rng = self.rng if rng is None else rng
         plateau = Plateau(eta, early_stop, eta_schedule)
         history, best, trainer = History(), None, None
         for epoch in range(int(epochs)):
+            if stream is not None:
+                data, images, labels = self._training_set(stream(epoch))
             if trainer is None or stream is not None:
-                data = training_data if stream is None else stream(epoch)
-                images, labels = self.check_dataset(data, "training_data")
-                # A prepared set (neuraldigits.training.prepare) goes on whole, so
-                # that the work it holds is not redone; any other, the checked pair.
-                data = data if getattr(data, "prepared", False) else (images, labels)
                 trainer = EPOCH_METHODS[method](
                     self, data, int(mini_batch_size), eta, lmbda, momentum
                 )
@@ -391,6 +388,15 @@ class Network:
         if best is not None:
             self.weights, self.biases = best
         return history
+
+    def _training_set(self, data: Dataset) -> tuple[Dataset, NDArray, NDArray]:
+        """``(what the trainer gets, images, labels)`` for a checked training set.
+
+        A prepared set (:func:`neuraldigits.training.prepare`) goes to the trainer
+        whole, so that the work it holds is not redone; any other, as the checked pair.
+        """
+        images, labels = self.check_dataset(data, "training_data")
+        return (data if getattr(data, "prepared", False) else (images, labels)), images, labels
 
     # ------------------------------------------------------------------ evaluation
 
