@@ -39,16 +39,7 @@ def test_copies_are_distorted_but_keep_shape_type_and_ink():
 def test_no_distortion_is_the_identity(monkeypatch):
     # With every random amount set to zero, the coordinate maps must read each
     # pixel from exactly where it was: no off-by-one, no blur.
-    for name in (
-        "MAX_ROTATION",
-        "MAX_SHEAR",
-        "MAX_SCALING",
-        "MAX_SHIFT",
-        "ELASTIC_ALPHA",
-        "THICKER",
-        "THINNER",
-    ):
-        monkeypatch.setattr(aug, name, 0.0)
+    only(monkeypatch)
     images = digits()
     assert np.array_equal(aug.augment(images, np.random.default_rng(0)), images)
 
