@@ -20,6 +20,7 @@ from . import (
     data,
     evaluate,
     experiment,
+    export,
     gates,
     plot,
     predict,
@@ -42,6 +43,7 @@ COMMANDS = {
     "experiment": experiment,
     "reproduce": reproduce,
     "bench": bench,
+    "export": export,
 }
 
 
