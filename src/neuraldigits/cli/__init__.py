@@ -2,6 +2,9 @@
 
 Each subcommand module provides ``HELP`` (one line), ``add_arguments(parser)``
 and ``run(args) -> int``.  Only this package prints; the library returns values.
+``args.console`` (:class:`.console.Console`) says where each line goes under
+``-q``, ``-v`` and ``--json``; commands that report results take ``--json`` and
+print one document whose fields docs/json.md lists.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 from ..errors import NeuralDigitsError
@@ -17,23 +21,27 @@ from . import (
     add,
     baselines,
     bench,
+    completion,
     data,
     evaluate,
     experiment,
     export,
     gates,
+    info,
     plot,
     predict,
     reproduce,
     serve,
     train,
 )
+from .console import NORMAL, QUIET, VERBOSE, Console, redirected
 
 # Explicit registry: the order here is the order in `digits --help`.
 COMMANDS = {
     "train": train,
     "evaluate": evaluate,
     "predict": predict,
+    "info": info,
     "gates": gates,
     "add": add,
     "serve": serve,
@@ -44,7 +52,11 @@ COMMANDS = {
     "reproduce": reproduce,
     "bench": bench,
     "export": export,
+    "completion": completion,
 }
+
+# Commands that train, and so read $NEURALDIGITS_THREADS: checked before they load any data.
+TRAINING_COMMANDS = {"train", "bench", "reproduce", "experiment"}
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -57,6 +69,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.help and "default:" in action.help:
             return action.help
+        if action.nargs == 0 and action.default is None:  # -q, -v: "(default: None)" says nothing
+            return action.help
         return super()._get_help_string(action)
 
 
@@ -68,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_verbosity_arguments(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in COMMANDS.items():
         p = sub.add_parser(
@@ -76,17 +91,59 @@ def build_parser() -> argparse.ArgumentParser:
             description=getattr(module, "DESCRIPTION", module.HELP),
             formatter_class=HelpFormatter,
         )
+        # Also after the command (`digits train -q`); SUPPRESS keeps a -q given before it.
+        add_verbosity_arguments(p, default=argparse.SUPPRESS)
         module.add_arguments(p)
         p.set_defaults(run=module.run)
     return parser
+
+
+def add_verbosity_arguments(parser: argparse.ArgumentParser, default: object) -> None:
+    """``-q`` and ``-v``, which exclude each other; both set ``args.verbosity``."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const=QUIET,
+        default=default,
+        help="print only results, warnings and errors (no progress, no remarks)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const=VERBOSE,
+        default=default,
+        help="also print details on stderr: data and model paths, the trainer used, timings",
+    )
+
+
+def check_settings(command: str) -> None:
+    """Refuse a bad environment setting now, before the command spends time loading data."""
+    if command in TRAINING_COMMANDS:
+        from ..training.ckernel import requested_threads
+
+        requested_threads()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``digits`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    verbosity = getattr(args, "verbosity", None)
+    args.console = console = Console(
+        args.command, NORMAL if verbosity is None else verbosity, getattr(args, "json", False)
+    )
+    started = time.perf_counter()
     try:
-        return args.run(args)
+        check_settings(args.command)
+        with redirected(console):
+            status = args.run(args)
+        console.detail(f"finished in {time.perf_counter() - started:.1f} s")
+        return status
     except NeuralDigitsError as e:
         print(f"digits {args.command}: error: {e}", file=sys.stderr)
         return 1

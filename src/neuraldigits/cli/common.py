@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..locations import DATA_ENV, default_model_path
 from ..models import SHIPPED, shipped_model
+from .completion import FILE
+from .console import Console
 
 
 def _whole_number(text: str, minimum: int, kind: str) -> int:
@@ -75,7 +76,7 @@ def layer_sizes(text: str) -> list[int]:
 
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    action = parser.add_argument(
         "--data",
         metavar="PATH",
         default=None,
@@ -83,10 +84,11 @@ def add_data_argument(parser: argparse.ArgumentParser) -> None:
         f"book's mnist.pkl.gz (default: ${DATA_ENV}, else the per-user cache, else a "
         "download, else the offline sample; see `digits data info`)",
     )
+    action.complete = FILE  # type: ignore[attr-defined]  # read by `digits completion`
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    action = parser.add_argument(
         "model",
         nargs="?",
         metavar="MODEL",
@@ -95,23 +97,25 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
         f"shipped with neuraldigits (default: {default_model_path()} if you have trained "
         "one, else the shipped reader)",
     )
+    action.complete = FILE  # type: ignore[attr-defined]
 
 
-def resolve_model(model: str | Path | None, command: str) -> Path:
+def resolve_model(model: str | Path | None, command: str, console: Console | None = None) -> Path:
     """The model file a command reads: ``model`` as given (a shipped model's name, such as
     ``reader``, means that model), else the user's default model if there is one, else the
-    shipped reader.  Says on stderr which, when the user did not name one."""
+    shipped reader.  Says on stderr which, when the user did not name one (not with -q)."""
+    console = console or Console(command)
     if model is not None:
         name = str(model)
-        return shipped_model(name) if name in SHIPPED else Path(name)
+        path = shipped_model(name) if name in SHIPPED else Path(name)
+        console.detail(f"model {path}")
+        return path
     path = default_model_path()
     if path.exists():
-        print(f"digits {command}: using your model {path}", file=sys.stderr)
+        console.note(f"using your model {path}")
         return path
     reader = shipped_model("reader")
-    print(
-        f"digits {command}: using the shipped reader (no model of yours at {path}; "
-        "`digits train` makes one)",
-        file=sys.stderr,
+    console.note(
+        f"using the shipped reader (no model of yours at {path}; `digits train` makes one)"
     )
     return reader

@@ -156,12 +156,24 @@ def default_threads(hidden: int) -> int:
     cores to itself: on the 2-vCPU machine of benchmarks/README.md two threads
     took 0.8–1.3× the time of one, so one is the default.
     """
+    requested = requested_threads()
+    if requested is None:
+        return 1
+    return max(1, min(requested, padded(hidden) // LANES, 8))
+
+
+def requested_threads() -> int | None:
+    """``$NEURALDIGITS_THREADS`` as a whole number ≥ 1, or None when unset.
+
+    Raises :class:`SettingError` for any other value; the CLI calls this when a
+    command starts, so a typo is reported before minutes of loading data.
+    """
     setting = os.environ.get("NEURALDIGITS_THREADS", "").strip()
     if not setting:
-        return 1
+        return None
     if not setting.isdigit() or int(setting) < 1:
         raise SettingError(f"NEURALDIGITS_THREADS must be a whole number ≥ 1, not {setting!r}")
-    return max(1, min(int(setting), padded(hidden) // LANES, 8))
+    return int(setting)
 
 
 def aligned_zeros(shape: tuple[int, ...]) -> NDArray[np.float32]:
