@@ -11,6 +11,7 @@ import numpy as np
 
 from ..data.download import (
     MIRRORS_ENV,
+    DownloadError,
     check_file,
     default_mirrors,
     download_mnist,
@@ -23,6 +24,7 @@ from ..locations import DATA_ENV, default_data_dir
 from ..modelfile import load
 from ..network import Dataset, Network
 from .common import positive_float, resolve_model
+from .console import Console
 from .progress import download_bars
 
 HELP = "download MNIST (verified) or show where data is looked for"
@@ -87,13 +89,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_download(args: argparse.Namespace) -> int:
     directory = Path(args.dir) if args.dir else default_data_dir()
-    results = download_mnist(
-        directory,
-        mirrors=args.mirror,
-        timeout=args.timeout,
-        progress=download_bars(),
-        log=lambda line: print(f"digits data: {line}", file=sys.stderr, flush=True),
-    )
+    try:
+        results = download_mnist(
+            directory,
+            mirrors=args.mirror,
+            timeout=args.timeout,
+            progress=download_bars(),
+            log=lambda line: print(f"digits data: {line}", file=sys.stderr, flush=True),
+        )
+    except DownloadError as e:
+        # Each failed attempt was printed as it happened: say the outcome, not the list again.
+        headline = str(e).splitlines()[0].rstrip(": ")
+        raise DownloadError(f"{headline} (each attempt is listed above)") from None
     for fetched in results:
         how = f"downloaded from {fetched.url}" if fetched.url else "already present"
         print(f"{fetched.path}: verified, {how}")
@@ -133,32 +140,38 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_for_command(path: str | None, dtype: Any = np.float32) -> LoadedData:
+def load_for_command(
+    path: str | None, dtype: Any = np.float32, console: Console | None = None
+) -> LoadedData:
     """:func:`load_data` with the CLI's progress bar and messages; notices go to stderr.
 
     Every subcommand that takes ``--data`` loads through here, so they all look
     for data the same way (see :func:`~neuraldigits.data.sources.load_data`).
+    A notice (the offline sample) is printed even with ``-q``; ``-v`` adds the source.
     """
+    quiet = console is not None and console.quiet
     data = load_data(
         path,
         dtype=dtype,
         progress=download_bars(),
-        log=lambda line: print(line, file=sys.stderr, flush=True),
+        log=None if quiet else lambda line: print(line, file=sys.stderr, flush=True),
     )
     if data.notice:
         print(f"NOTICE: {data.notice}", file=sys.stderr, flush=True)
+    if console is not None:
+        console.detail(f"data: {data.source}")
     return data
 
 
 def model_and_test_set(
-    model: str | None, data: str | None, command: str
+    model: str | None, data: str | None, command: str, console: Console | None = None
 ) -> tuple[Network, Dataset]:
     """A model (MODEL as :func:`.common.resolve_model` reads it) and the test set it is scored on.
 
     Refuses, in one line, a model whose input layer does not match the images.
     """
-    net = load(resolve_model(model, command))
-    test = load_for_command(data).test
+    net = load(resolve_model(model, command, console))
+    test = load_for_command(data, console=console).test
     if test[0].shape[1] != net.sizes[0]:
         raise NeuralDigitsError(
             f"the model takes {net.sizes[0]} inputs but the data's images have "

@@ -27,6 +27,7 @@ from ..atomic import atomic_write
 from ..errors import DataError
 from ..locations import default_data_dir
 from ..version import __version__
+from ..wording import plural
 from .idx import UBYTE, read_idx
 
 
@@ -187,7 +188,8 @@ def _fetch_verified(
                 log(f"could not fetch {failures[-1]}")
         raise DownloadError(
             f"could not download {spec.name} into {target.parent} from any of "
-            f"{len(mirrors)} mirrors:\n  " + "\n  ".join(failures or ["(no mirrors given)"])
+            f"{plural(len(mirrors), 'mirror')}:\n  "
+            + "\n  ".join(failures or ["(no mirrors given)"])
         )
 
 
