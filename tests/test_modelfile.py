@@ -1,5 +1,6 @@
 """Model files: exact round trip, atomic writes, and a clear refusal of every bad file."""
 
+import io
 import json
 import os
 import zipfile
@@ -124,3 +125,157 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
     path = save(Network([4, 3, 2], seed=0), tmp_path / "m.npz")
     # Not mkstemp's owner-only 0600: the mode any new file gets (0666 less the umask).
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# ---------------------------------------------------------------------- hostile files (issue 15)
+
+
+def npy_bytes(array=None, *, header=None, data=b""):
+    """A .npy member: numpy's own encoding of ``array``, or ``header`` (a dict literal) + ``data``."""
+    if array is not None:
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
+        return buffer.getvalue()
+    text = header.encode("latin1")
+    text += b" " * (-(len(text) + 11) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + data
+
+
+def meta_bytes(**changes):
+    meta = {"format": "neuraldigits-model", "format_version": 1, "sizes": [4, 3, 2]}
+    meta.update(cost="quadratic", dtype="float32")
+    meta.update(changes)
+    return npy_bytes(np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+
+
+def write_zip(path, members, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def good_members(**meta):
+    net = Network([4, 3, 2], seed=0)
+    members = {"metadata.npy": meta_bytes(**meta)}
+    for layer, (w, b) in enumerate(zip(net.weights, net.biases)):
+        members[f"weights_{layer}.npy"] = npy_bytes(w)
+        members[f"biases_{layer}.npy"] = npy_bytes(b)
+    return members
+
+
+def test_hand_built_members_load(tmp_path):
+    """The helpers below build files the loader accepts, so each refusal is the mutation's."""
+    assert load(write_zip(tmp_path / "m.npz", good_members())).sizes == [4, 3, 2]
+    assert load(write_zip(tmp_path / "d.npz", good_members(), zipfile.ZIP_DEFLATED)).sizes
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"cost": []}', "format is not"),
+        (
+            '{"format": "neuraldigits-model", "format_version": 1, "sizes": [4, 3, 2], '
+            '"cost": [], "dtype": "float32"}',
+            r"unknown cost \[\]",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "nested 100000 deep"),
+        ('{"a": ' + "9" * 5000 + "}", "5,000 digits"),
+        ('{"a": NaN}', "NaN is not a JSON number"),
+        ('{"format": "neuraldigits-model", "format_version": true}', "version True"),
+        ('{"a": "\\"[[[["}' + "x", "corrupt metadata"),
+    ],
+)
+def test_hostile_metadata_is_a_model_file_error(tmp_path, text, message):
+    members = good_members()
+    members["metadata.npy"] = npy_bytes(np.frombuffer(text.encode(), dtype=np.uint8))
+    with pytest.raises(ModelFileError, match=message):
+        load(write_zip(tmp_path / "m.npz", members))
+
+
+def test_a_huge_declared_shape_is_refused_before_allocating(tmp_path):
+    members = good_members()
+    members["weights_0.npy"] = npy_bytes(
+        header="{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }"
+    )
+    with pytest.raises(ModelFileError, match=r"weights_0 has shape \(1000000000000,\)"):
+        load(write_zip(tmp_path / "m.npz", members))
+    members["metadata.npy"] = npy_bytes(
+        header="{'descr': '|u1', 'fortran_order': False, 'shape': (1000000000000,), }"
+    )
+    with pytest.raises(ModelFileError, match="over the limit"):
+        load(write_zip(tmp_path / "m.npz", members))
+
+
+def test_sizes_are_budgeted_before_any_array_is_read(tmp_path):
+    path = write_zip(tmp_path / "m.npz", good_members(sizes=[100_000, 100_000, 10]))
+    with pytest.raises(ModelFileError, match="over the memory budget"):
+        load(path)  # the default budget is at most 4 GiB; these are 10**10 weights
+    with pytest.raises(ModelFileError, match="over the memory budget of 100 bytes"):
+        load(write_zip(tmp_path / "s.npz", good_members()), memory_budget=100)
+
+
+def test_an_unexpected_member_is_refused_without_decompressing_it(tmp_path):
+    # Not even valid deflate data: refusing it by name means it was never inflated.
+    path = write_zip(tmp_path / "m.npz", {**good_members(), "extra.npy": b"\x00" * 64})
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("extra.npy")
+    data[info.header_offset + 30 + len("extra.npy") :][:64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match=r"unexpected arrays \['extra.npy'\]"):
+        load(path)
+
+
+def test_a_member_declaring_more_bytes_than_its_shape_is_refused(tmp_path):
+    members = good_members()
+    members["weights_0.npy"] += b"\x00" * 4096  # a longer member than (3, 4) float32 needs
+    with pytest.raises(ModelFileError, match="declares .* bytes in the archive"):
+        load(write_zip(tmp_path / "m.npz", members))
+
+
+@pytest.mark.parametrize(("bits", "message"), [(0x1, "encrypted"), (0x40, "encrypted")])
+def test_flipped_zip_flag_bits_are_a_model_file_error(tmp_path, bits, message):
+    path = write_zip(tmp_path / "m.npz", good_members())
+    data = bytearray(path.read_bytes())
+    directory = data.find(b"PK\x01\x02")  # first central directory entry: flags at +8
+    data[directory + 8] |= bits
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match=message):
+        load(path)
+
+
+def test_a_zip_directory_declaring_millions_of_members_is_refused(tmp_path):
+    path = write_zip(tmp_path / "m.npz", good_members())
+    data = bytearray(path.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = (65_000).to_bytes(2, "little") * 2
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="declares 65,000 members"):
+        load(path)
+
+
+def test_pictures_and_text_are_not_called_pickles(tmp_path):
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "digit.png")
+    with pytest.raises(ModelFileError, match=r"digit.png: .*it is a PNG image"):
+        load(tmp_path / "digit.png")
+    (tmp_path / "notes.npz").write_text("weights: lots\n")
+    with pytest.raises(ModelFileError, match=r"notes.npz: .*it is text"):
+        load(tmp_path / "notes.npz")
+
+
+def test_a_fifo_or_directory_is_refused_without_hanging(tmp_path):
+    os.mkfifo(tmp_path / "pipe.npz")
+    with pytest.raises(ModelFileError, match="pipe.npz: not a regular file"):
+        load(tmp_path / "pipe.npz")
+    with pytest.raises(ModelFileError, match="is a directory"):
+        load(tmp_path)
+
+
+def test_weights_whose_outputs_overflow_are_refused(tmp_path):
+    net = Network([4, 3, 2], seed=0)
+    net.weights[0][:] = 3e38  # finite, but 4 of them sum past float32's largest number
+    with pytest.raises(ModelFileError, match="m.npz: layer 1's weights are so large"):
+        load(save(net, tmp_path / "m.npz"))

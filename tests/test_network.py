@@ -180,3 +180,14 @@ def test_activations_lists_every_layer_and_ends_in_the_output():
     np.testing.assert_allclose(
         layers[1], 1 / (1 + np.exp(-(net.weights[0] @ x + net.biases[0]))), rtol=1e-12
     )
+
+
+def test_sgd_stops_with_a_clear_error_when_the_weights_overflow():
+    from neuraldigits.errors import TrainingError
+
+    rng = np.random.default_rng(0)
+    data = (rng.random((200, 784)).astype(np.float32), rng.integers(0, 10, 200))
+    assert len(Network([784, 30, 10], seed=0).sgd(data, 2, 10, 100.0)) == 2  # bad, not an error
+    with pytest.raises(TrainingError, match="diverged in epoch 0: layer 1's weights") as caught:
+        Network([784, 30, 10], seed=0).sgd(data, 3, 10, 1e38, method="reference")
+    assert caught.value.history == []

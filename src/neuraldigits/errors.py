@@ -29,3 +29,14 @@ class CircuitError(NeuralDigitsError, ValueError):
 
 class SettingError(NeuralDigitsError, ValueError):
     """An environment variable of ours (e.g. NEURALDIGITS_THREADS) holds an unusable value."""
+
+
+class TrainingError(NeuralDigitsError, ArithmeticError):
+    """Training cannot go on: the weights overflowed (η far too large).
+
+    ``history`` holds the epochs finished before it happened.
+    """
+
+    def __init__(self, message: str, history: object = None) -> None:
+        super().__init__(message)
+        self.history = history
