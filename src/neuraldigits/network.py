@@ -29,8 +29,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from .activations import sigmoid
 from .costs import COSTS
-from .errors import TrainingError
 from .plateau import Plateau
+from .progress import TrainingBar
+from .summary import Summary, summarise
 
 Dataset = tuple[NDArray, NDArray]
 """``(images, labels)``: images (N, n_in) floats in [0, 1] (or uint8 0–255), labels (N,) ints."""
@@ -299,6 +300,7 @@ class Network:
         keep_best: bool = False,
         callback: Callable[[EpochResult], None] | None = None,
         on_batch: Callable[[int], None] | None = None,
+        progress: bool = False,
         rng: np.random.Generator | None = None,
         method: str = "fast",
     ) -> History:
@@ -318,8 +320,10 @@ class Network:
         ``validation_data`` when given (and on the training data, with
         ``monitor_training``), and ``callback`` is called with that epoch's
         result (the CLI prints it).  ``on_batch(m)`` is called after each
-        mini-batch (for progress bars).  Shuffling draws from ``rng``, by
-        default the network's own generator.
+        mini-batch (for progress bars).  ``progress=True`` draws a bar over the
+        epochs (:mod:`neuraldigits.progress`: a widget in Jupyter, text on
+        stderr elsewhere).  Shuffling draws from ``rng``, by default the
+        network's own generator.
 
         Chapter 3's stopping rules watch the validation accuracy (see
         :mod:`neuraldigits.plateau`): ``early_stop=N`` stops after N epochs
@@ -350,6 +354,9 @@ class Network:
         if stream is None:  # one set for every epoch, checked even for 0 epochs
             data, images, labels = self._training_set(training_data)
         rng = self.rng if rng is None else rng
+        if progress:  # a tqdm.auto bar, fed by the same callbacks as anyone's
+            bar = TrainingBar(int(epochs), None if stream is not None else len(labels))
+            callback, on_batch = bar.callbacks(callback, on_batch)
         plateau = Plateau(eta, early_stop, eta_schedule)
         history, best, trainer = History(), None, None
         for epoch in range(int(epochs)):
@@ -363,7 +370,6 @@ class Network:
             start = time.perf_counter()
             trainer.epoch(rng.permutation(len(labels)), on_batch)
             seconds = time.perf_counter() - start
-            _check_finite(self, epoch, plateau.eta, history)
             with trainer.scoring():
                 result = EpochResult(
                     epoch=epoch,
@@ -385,6 +391,8 @@ class Network:
                 best = ([w.copy() for w in self.weights], [b.copy() for b in self.biases])
             if history.stopped:
                 break
+        if progress:
+            bar.close()
         if validation_data is not None and history:
             history.best_epoch = plateau.best_epoch
         if best is not None:
@@ -474,6 +482,22 @@ class Network:
             )
         return images, labels
 
+    # ------------------------------------------------------------------ describing
+
+    def __repr__(self) -> str:
+        return (
+            f"Network({self.sizes}, cost={self.cost.name!r}, init={self.init!r}, "
+            f"dtype={self.dtype.name})"
+        )
+
+    def summary(self) -> Summary:
+        """Layers, parameter counts, cost, init, dtype, and the training a model file recorded.
+
+        Returns a :class:`~neuraldigits.summary.Summary`; ``print(net.summary())``
+        shows it as a table (a notebook shows it as is).
+        """
+        return summarise(self.sizes, self.cost.name, self.init, self.dtype.name, self.metadata)
+
     def copy(self) -> Network:
         """An independent copy of the weights, biases and metadata (not the generator)."""
         other = Network.__new__(Network)
@@ -487,56 +511,7 @@ class Network:
         return other
 
 
-# ---------------------------------------------------------------------- overflow
-
-
-def overflow_reason(weights: Sequence[NDArray], biases: Sequence[NDArray]) -> str | None:
-    """Why the forward pass may overflow for some input in [0, 1], or None when it cannot.
-
-    Every activation lies in [0, 1] (the inputs, then σ of anything), so each
-    weighted input obeys |z_j| ≤ Σ_k |w_jk| + |b_j|.  When that bound, summed in
-    float64, stays well inside the weights' dtype, no z overflows and every
-    output is finite; weights of ±3e38 (or NaN) fail it.  One pass over the
-    weights: ~20 µs for [784, 30, 10], cheap enough for every epoch.
-    """
-    for layer, (w, b) in enumerate(zip(weights, biases)):
-        # A quarter of the largest value leaves room for the dtype's own rounding.
-        limit = float(np.finfo(w.dtype).max) / 4 if w.dtype.kind == "f" else np.inf
-        bound = np.abs(w).sum(axis=1, dtype=np.float64) + np.abs(b.reshape(-1), dtype=np.float64)
-        worst = float(bound.max()) if bound.size else 0.0
-        if not worst <= limit:  # also true for NaN
-            return (
-                f"layer {layer + 1}'s weights are so large (Σ|w| + |b| up to {worst:.3g}) that "
-                f"its weighted inputs overflow {w.dtype}"
-                if np.isfinite(worst)
-                else f"layer {layer + 1}'s weights or biases hold NaN or infinite values"
-            )
-    return None
-
-
 # ---------------------------------------------------------------------- how sgd runs an epoch
-
-
-def _check_finite(net: Network, epoch: int, eta: float, history: History) -> None:
-    """Stop training, with the finished epochs, once the weights can overflow the outputs."""
-    reason = overflow_reason(net.weights, net.biases)
-    if reason is not None:
-        raise TrainingError(
-            f"training diverged in epoch {epoch}: {reason}, so every output would be NaN; "
-            f"eta = {eta:g} is far too large for this network (the book uses 0.1 to 10)",
-            history,
-        )
-
-
-def _check_state(state: SgdState, eta: float, early_stop, eta_schedule) -> None:
-    """Refuse to resume a run whose stopping rules were not these."""
-    plateau = state.plateau
-    if (plateau.eta0, plateau.early_stop, plateau.eta_schedule) != (eta, early_stop, eta_schedule):
-        raise ValueError(
-            "state= comes from a run with eta, early_stop, eta_schedule = "
-            f"{plateau.eta0}, {plateau.early_stop}, {plateau.eta_schedule}, "
-            f"not {eta}, {early_stop}, {eta_schedule}"
-        )
 
 
 def _check_sgd_settings(epochs, mini_batch_size, eta, lmbda, momentum, method) -> None:
