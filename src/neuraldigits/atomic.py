@@ -140,4 +140,3 @@ def _remove_if_stale(tmp: Path, older_than: float) -> bool:
         return True
     finally:
         os.close(fd)  # releases the lock
-

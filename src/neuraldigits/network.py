@@ -81,6 +81,29 @@ class History(list[EpochResult]):
     best_epoch: int | None = None
 
 
+@dataclass
+class SgdState:
+    """Where a run of :meth:`Network.sgd` stands between two epochs.
+
+    With the network's weights, velocities and generator, it is all that sgd
+    needs to carry on as if it had never stopped: pass it back as
+    ``sgd(..., state=)`` and the run continues at epoch ``next_epoch``
+    (:mod:`neuraldigits.training.checkpoint` saves and restores one).
+    ``history``: the epochs so far; ``plateau``: chapter 3's stopping rules'
+    counters and the η now; ``best``: ``(weights, biases)`` of the best
+    validation epoch so far (what ``keep_best`` restores), when there is a
+    validation set.
+    """
+
+    history: History
+    plateau: Plateau
+    best: tuple[list[NDArray], list[NDArray]] | None = None
+
+    @property
+    def next_epoch(self) -> int:
+        return len(self.history)
+
+
 # How weights start, by name: chapter 1's N(0, 1) ("large", the book's
 # large_weight_initializer) or chapter 3's N(0, 1/n_in) ("scaled", its
 # default_weight_initializer), which keeps z = w·x + b from saturating σ when
@@ -304,6 +327,8 @@ class Network:
         progress: bool = False,
         rng: np.random.Generator | None = None,
         method: str = "fast",
+        state: SgdState | None = None,
+        on_epoch_end: Callable[[SgdState], None] | None = None,
     ) -> History:
         """Train with mini-batch stochastic gradient descent; return the history.
 
@@ -342,6 +367,13 @@ class Network:
         chunk of mini-batches rather than per mini-batch.  "fast" uses the
         reference path when ``backprop``, ``update_mini_batch`` or ``step`` has
         been overridden.
+
+        To stop and later resume a run, pass ``on_epoch_end(state)``: it is
+        called after each epoch's bookkeeping with the run's :class:`SgdState`
+        (to save it, say).  ``state=`` (with the network's weights, velocities
+        and ``rng`` restored as they were then) carries on from it, with the
+        same settings; the rest of the run is then the same to the bit as if it
+        had never stopped.
         """
         if test_data is not None:
             test_data = self.check_dataset(test_data, "test_data")
@@ -358,9 +390,12 @@ class Network:
         if progress:  # a tqdm.auto bar, fed by the same callbacks as anyone's
             bar = TrainingBar(int(epochs), None if stream is not None else len(labels))
             callback, on_batch = bar.callbacks(callback, on_batch)
-        plateau = Plateau(eta, early_stop, eta_schedule)
-        history, best, trainer = History(), None, None
-        for epoch in range(int(epochs)):
+        if state is None:
+            state = SgdState(History(), Plateau(eta, early_stop, eta_schedule))
+        _check_state(state, eta, early_stop, eta_schedule)
+        history, plateau, trainer = state.history, state.plateau, None
+        first = int(epochs) if history.stopped else state.next_epoch  # a stopped run stays so
+        for epoch in range(first, int(epochs)):
             if stream is not None:
                 data, images, labels = self._training_set(stream(epoch))
             if trainer is None or stream is not None:
@@ -386,19 +421,21 @@ class Network:
             history.append(result)
             if callback is not None:
                 callback(result)
-            if result.validation is None:
-                continue
-            history.stopped = plateau.update(epoch, result.validation.accuracy)
-            if plateau.best_epoch == epoch and keep_best:
-                best = ([w.copy() for w in self.weights], [b.copy() for b in self.biases])
+            if result.validation is not None:
+                history.stopped = plateau.update(epoch, result.validation.accuracy)
+                if plateau.best_epoch == epoch:
+                    state.best = ([w.copy() for w in self.weights], [b.copy() for b in self.biases])
+            if on_epoch_end is not None:
+                on_epoch_end(state)
             if history.stopped:
                 break
         if progress:
             bar.close()
         if validation_data is not None and history:
             history.best_epoch = plateau.best_epoch
-        if best is not None:
-            self.weights, self.biases = best
+        if keep_best and state.best is not None:
+            self.weights = [w.copy() for w in state.best[0]]
+            self.biases = [b.copy() for b in state.best[1]]
         return history
 
     def _training_set(self, data: Dataset) -> tuple[Dataset, NDArray, NDArray]:
@@ -551,6 +588,17 @@ def _check_finite(net: Network, epoch: int, eta: float, history: History) -> Non
             f"training diverged in epoch {epoch}: {reason}, so every output would be NaN; "
             f"eta = {eta:g} is far too large for this network (the book uses 0.1 to 10)",
             history,
+        )
+
+
+def _check_state(state: SgdState, eta: float, early_stop, eta_schedule) -> None:
+    """Refuse to resume a run whose stopping rules were not these."""
+    plateau = state.plateau
+    if (plateau.eta0, plateau.early_stop, plateau.eta_schedule) != (eta, early_stop, eta_schedule):
+        raise ValueError(
+            "state= comes from a run with eta, early_stop, eta_schedule = "
+            f"{plateau.eta0}, {plateau.early_stop}, {plateau.eta_schedule}, "
+            f"not {eta}, {early_stop}, {eta_schedule}"
         )
 
 

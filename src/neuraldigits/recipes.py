@@ -24,7 +24,7 @@ from typing import Any
 
 from .geometry import PIXELS
 from .images.stream import DistortedEpochs
-from .network import Dataset, EpochResult, History, Network
+from .network import Dataset, EpochResult, History, Network, SgdState
 from .training import prepare
 
 
@@ -84,22 +84,26 @@ def fit(
     test: Dataset | None = None,
     callback: Callable[[EpochResult], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    state: SgdState | None = None,
+    on_epoch_end: Callable[[SgdState], None] | None = None,
 ) -> History:
     """Train ``net`` by ``recipe``; return the history (validation, and test when given).
 
     With ``distort``, each epoch's training set is a fresh distortion of
     ``training`` (uint8 or float images), drawn from ``seed``, made in a
-    background process; else the set is prepared once.
+    background process; else the set is prepared once.  ``state`` and
+    ``on_epoch_end`` resume a run and checkpoint it, as in ``Network.sgd``.
     """
     settings = dict(
         lmbda=recipe.lmbda, momentum=recipe.momentum, validation_data=validation,
         early_stop=recipe.early_stop, eta_schedule=recipe.eta_schedule, test_data=test,
-        callback=callback, on_batch=on_batch,
+        callback=callback, on_batch=on_batch, state=state, on_epoch_end=on_epoch_end,
     )  # fmt: skip
     m, eta = recipe.mini_batch_size, recipe.eta
     if not recipe.distort:
         return net.sgd(prepare(training), recipe.epochs, m, eta, **settings)
-    with DistortedEpochs(training, seed, prepare=prepare) as epochs:
+    first = 0 if state is None else state.next_epoch  # a resumed run's first epoch
+    with DistortedEpochs(training, seed, prepare=prepare, first=first) as epochs:
         return net.sgd(epochs, recipe.epochs, m, eta, **settings)
 
 

@@ -81,6 +81,8 @@ class DistortedEpochs:
     epoch k draws its distortions from ``np.random.default_rng([seed, k])``.
     ``prepare``: an optional picklable callable applied to each epoch's
     ``(images, labels)`` in the worker (``neuraldigits.training.prepare``).
+    ``first``: the epoch that will be asked for first (0, or where a resumed
+    run carries on), made before it is asked for.
 
     ``for_epoch(k)`` returns epoch k's ``(images uint8 (N, 784), labels)``, or what
     ``prepare`` made of it.  Use it as a context manager, or call :meth:`close`.
@@ -92,6 +94,7 @@ class DistortedEpochs:
         seed: int,
         *,
         prepare: Callable[[tuple[NDArray, NDArray]], Any] | None = None,
+        first: int = 0,
     ) -> None:
         try:
             images, labels = training
@@ -108,6 +111,8 @@ class DistortedEpochs:
             images = (images * 255).round().clip(0, 255).astype(np.uint8)
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
             raise ValueError(f"seed must be a whole number ≥ 0, not {seed!r}")
+        if not isinstance(first, (int, np.integer)) or isinstance(first, bool) or first < 0:
+            raise ValueError(f"first must be a whole number ≥ 0, not {first!r}")
         if prepare is not None:
             try:
                 pickle.dumps(prepare)
@@ -122,7 +127,7 @@ class DistortedEpochs:
         self._worker: _Worker | None = None
         self._pending: int | None = None  # the epoch the worker is making or holding for us
         self._closed = False
-        self._start(first=0)  # epoch 0 is on its way before anyone asks
+        self._start(first=int(first))  # the first epoch is on its way before anyone asks
 
     # ------------------------------------------------------------------ the stream
 
