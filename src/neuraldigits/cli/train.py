@@ -34,6 +34,8 @@ DESCRIPTION = (
     "best\nvalidation accuracy; Ctrl-C stops and saves the best model so far."
 )
 
+# Ends every score line of a run on the offline sample (its 1,000 test digits, not MNIST's 10,000).
+SAMPLE_TAG = " [offline sample]"
 # Test accuracy below this after an epoch means the net is guessing.
 CHANCE_MARGIN = 0.05
 
@@ -158,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
         + ("" if args.recipe == "book" else f" (recipe {args.recipe})"),
         flush=True,
     )
-    tracker = _Tracker(net)
+    # Scores on the sample are not scores on MNIST's 10,000 test digits: every line says so.
+    tracker = _Tracker(net, tag=SAMPLE_TAG if data.is_sample else "")
     settings = {
         "epochs": args.epochs,
         "mini_batch_size": args.mini_batch_size,
@@ -167,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
         "augment": args.augment,
         "training_examples": len(training[1]),
         "data": data.source,
+        # Which images it trained on, so evaluate/plot can warn when scored on them.
+        "images": data.origins.get("training"),
+        "sample": data.is_sample,
         "cost": args.cost,
         "init": args.init,
         "lmbda": args.lmbda,
@@ -203,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
     best_test = max(tracker.history, key=lambda r: r.test.correct)
     print(
         f"Best test accuracy: {best_test.test.correct} / {best_test.test.total} "
-        f"({100 * best_test.test.accuracy:.2f} %) at epoch {best_test.epoch}; "
+        f"({100 * best_test.test.accuracy:.2f} %) at epoch {best_test.epoch}{tracker.tag}; "
         f"total training time {sum(r.seconds for r in tracker.history):.1f} s"
     )
     path = tracker.save(args.out, settings, interrupted=False)
@@ -217,8 +223,9 @@ def run(args: argparse.Namespace) -> int:
 class _Tracker:
     """Prints each epoch and keeps a copy of the best network so far (by validation)."""
 
-    def __init__(self, net: Network) -> None:
+    def __init__(self, net: Network, tag: str = "") -> None:
         self.net = net
+        self.tag = tag
         self.history: list[EpochResult] = []
         self.best: Network | None = None
         self.best_epoch = -1
@@ -231,7 +238,8 @@ class _Tracker:
         t, v = r.test, r.validation
         print(
             f"Epoch {r.epoch}: {t.correct} / {t.total}  ({100 * t.accuracy:.2f} %, "
-            f"validation {100 * v.accuracy:.2f} %, cost {t.cost:.4f}, {r.seconds:.2f} s)",
+            f"validation {100 * v.accuracy:.2f} %, cost {t.cost:.4f}, {r.seconds:.2f} s)"
+            f"{self.tag}",
             flush=True,
         )
         if self.best is None or v.correct > self.history[self.best_epoch].validation.correct:

