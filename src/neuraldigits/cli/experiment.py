@@ -15,6 +15,7 @@ import numpy as np
 from ..book.experiments import gd_vs_sgd, output_encoding
 from .common import add_data_argument, positive_float, positive_int
 from .data import load_for_command
+from .helptext import plain
 
 HELP = "run one of the chapter's experiments: output-encoding or gd-vs-sgd"
 
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "output-encoding",
         help="10 output neurons vs a 4-bit binary code; the hand-set 10→4 bit layer",
-        description=output_encoding.__doc__,
+        description=plain(output_encoding.__doc__),
         formatter_class=fmt,
     )
     p.add_argument("--hidden", type=positive_int, default=30, help="hidden neurons of both nets")
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "gd-vs-sgd",
         help="full-batch gradient descent vs mini-batch SGD, same gradient evaluations and time",
-        description=gd_vs_sgd.__doc__,
+        description=plain(gd_vs_sgd.__doc__),
         formatter_class=fmt,
     )
     p.add_argument("--hidden", type=positive_int, default=30, help="hidden neurons")
