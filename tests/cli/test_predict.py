@@ -64,9 +64,13 @@ def test_one_line_per_picture(model, pictures, capsys):
 def test_json_lists_file_digit_and_the_ten_outputs(model, pictures, capsys):
     path, net = model
     assert main(["predict", str(path), str(pictures), "--json", "--top", "3"]) == 0
-    results = json.loads(capsys.readouterr().out)
+    entries = json.loads(capsys.readouterr().out)
+    results = [r for r in entries if r["skipped"] is None]
     assert [r["file"] for r in results] == [str(pictures / n) for n in ("a.png", "b.jpg", "c.png")]
+    skipped = "not a picture (suffix '.txt')"
+    assert entries[-1] == {"file": str(pictures / "notes.txt"), "error": None, "skipped": skipped}
     for r in results:
+        assert r["error"] is None
         digit, outputs = expected(net, r["file"])
         assert set(r) >= {"file", "digit", "outputs"}
         assert r["digit"] == digit
@@ -253,7 +257,9 @@ def test_json_gives_the_confidence_and_the_unsure_flag(hesitant, decided, pictur
         assert main(["predict", str(model), picture, "--json", "--min-confidence", "0.3"]) == 0
         [result] = json.loads(capsys.readouterr().out)
         assert result["digit"] == 3  # still the best guess: the existing fields are unchanged
-        assert set(result) == {"file", "digit", "outputs", "top", "blobs", "confidence", "unsure"}
+        assert set(result) == {
+            "file", "error", "skipped", "digit", "outputs", "top", "blobs", "confidence", "unsure",
+        }  # fmt: skip
         assert result["confidence"] == pytest.approx(sure, abs=1e-5)
         assert result["unsure"] is unsure
     # Without the option: the confidence is still given, and nothing is unsure.
@@ -265,7 +271,7 @@ def test_json_gives_the_confidence_and_the_unsure_flag(hesitant, decided, pictur
 def test_confidence_is_the_margin_between_the_two_strongest_outputs(model, pictures, capsys):
     path, net = model
     assert main(["predict", str(path), str(pictures), "--json"]) == 0
-    for result in json.loads(capsys.readouterr().out):
+    for result in json.loads(capsys.readouterr().out)[:-1]:  # the last is notes.txt, skipped
         outputs = np.sort(expected(net, result["file"])[1])
         assert result["confidence"] == pytest.approx(outputs[-1] - outputs[-2], abs=1e-5)
 
@@ -292,7 +298,7 @@ def test_help_shows_every_options_default(capsys):
     parser = next(p for p in subcommand_parsers() if p.prog.endswith(" predict"))
     for action in parser._actions:
         if action.option_strings and action.help != argparse.SUPPRESS:
-            if action.dest == "help":
+            if action.dest == "help" or action.default == argparse.SUPPRESS:  # -h, -q, -v
                 continue
             assert "default" in formatter._get_help_string(action), action.option_strings
     with pytest.raises(SystemExit):
@@ -307,3 +313,52 @@ def test_docs_describe_the_option_and_the_confidence():
     assert "--min-confidence" in text and "unsure" in text
     assert "the strongest output activation minus the runner-up's" in text
     assert '"confidence"' in text and '"unsure"' in text
+
+
+def test_json_lists_failed_pictures_with_their_error(model, pictures, tmp_path, capsys):
+    path, _ = model
+    (tmp_path / "broken.png").write_bytes((pictures / "a.png").read_bytes()[:200])
+    argv = ["predict", str(path), str(tmp_path / "broken.png"), str(pictures / "a.png"), "--json"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    broken, good = json.loads(captured.out)
+    assert broken["file"] == str(tmp_path / "broken.png") and set(broken) == {
+        "file", "error", "skipped",
+    }  # fmt: skip
+    assert "corrupt or truncated image file" in broken["error"] and broken["skipped"] is None
+    assert good["error"] is None and good["digit"] in range(10)
+    assert "broken.png: corrupt" in captured.err  # and on stderr, as without --json
+
+
+def test_directories_are_read_flat_unless_recursive_and_skips_are_reported(
+    model, pictures, capsys
+):
+    path, _ = model
+    nested = pictures / "more"
+    nested.mkdir()
+    (pictures / ".hidden.png").write_bytes((pictures / "a.png").read_bytes())
+    (nested / "d.png").write_bytes((pictures / "a.png").read_bytes())
+    assert main(["predict", str(path), str(pictures)]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 3 and "d.png" not in captured.out
+    assert "skipped 3 files" in captured.err
+    for name, why in ((".hidden.png", "hidden"), ("more", "--recursive reads it"),
+                      ("notes.txt", "not a picture")):  # fmt: skip
+        assert re.search(rf"{re.escape(name)}: .*{re.escape(why)}", captured.err), name
+
+    assert main(["predict", str(path), str(pictures), "--recursive", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    read = [Path(e["file"]).name for e in entries if e["skipped"] is None]
+    assert read == ["a.png", "b.jpg", "c.png", "d.png"]  # name order: c.png, then more/
+    assert sorted(Path(e["file"]).name for e in entries if e["skipped"]) == [
+        ".hidden.png", "notes.txt",
+    ]  # fmt: skip
+
+
+def test_help_names_every_json_field(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    out = capsys.readouterr().out
+    for field in ("file", "error", "skipped", "digit", "outputs", "top", "blobs", "confidence",
+                  "unsure"):  # fmt: skip
+        assert re.search(rf"^  {field} ", out, re.MULTILINE), field

@@ -6,6 +6,7 @@ import argparse
 
 from ..book import baselines
 from .common import add_data_argument
+from .console import add_json_argument
 from .data import load_for_command
 
 HELP = "score the book's baselines: random guessing, average darkness, an SVM"
@@ -44,25 +45,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "'auto' (= 1/784, the default the book used) or a number",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for random guessing")
+    add_json_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    data = load_for_command(args.data)
+    console = args.console
+    data = load_for_command(args.data, console=console)
     training, test = data.training, data.test
     results = [
         baselines.random_guessing(test, seed=args.seed),
         baselines.average_darkness(training, test),
     ]
     for r in results:
-        _print(r)
+        _print(console, r)
     if not args.no_svm:
         print(
             f"Training the SVM on {len(training[1]):,} images; this takes several minutes...",
             flush=True,
         )
-        _print(baselines.svm(training, test, gamma=args.svm_gamma))
+        results.append(baselines.svm(training, test, gamma=args.svm_gamma))
+        _print(console, results[-1])
+    if console.json_mode:
+        console.json(
+            {
+                "data": data.source,
+                "sample": data.is_sample,
+                "baselines": [
+                    {
+                        "name": r.name,
+                        "correct": r.correct,
+                        "total": r.total,
+                        "accuracy": r.accuracy,
+                        "seconds": r.seconds,
+                    }
+                    for r in results
+                ],
+            }
+        )
     return 0
 
 
-def _print(r: baselines.BaselineResult) -> None:
-    print(f"{r.name}: {r.correct} / {r.total}  ({100 * r.accuracy:.2f} %)", flush=True)
+def _print(console, r: baselines.BaselineResult) -> None:
+    console.result(f"{r.name}: {r.correct} / {r.total}  ({100 * r.accuracy:.2f} %)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 
 import numpy as np
 
@@ -16,7 +17,9 @@ from ..training.bench import (
     matmul_gflops,
     run_peers,
 )
+from ..wording import plural
 from .common import add_data_argument, positive_int
+from .console import add_json_argument
 from .data import load_for_command
 
 HELP = "time one SGD epoch of the book's recipe: our trainer next to its peers"
@@ -41,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME,...",
         help="peers to time, from: " + ", ".join(PEERS),
     )
+    add_json_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,19 +55,39 @@ def run(args: argparse.Namespace) -> int:
             f"--peers: unknown peer(s) {', '.join(unknown) or '(none given)'}; "
             f"choose from {', '.join(PEERS)}"
         )
-    data = load_for_command(args.data, dtype=np.uint8)
+    console = args.console
+    data = load_for_command(args.data, dtype=np.uint8, console=console)
     training, test = data.training, data.test
     training = (training[0][: args.examples], training[1][: args.examples])
     recipe = Recipe(sizes=(training[0].shape[1], args.hidden, 10), epochs=args.epochs)
-    print(f"machine: {machine()}; load gauge {matmul_gflops():.0f} GFLOP/s")
+    where, gauge = machine(), matmul_gflops()
+    console.result(f"machine: {where}; load gauge {gauge:.0f} GFLOP/s")
     print(
         f"{list(recipe.sizes)}, m = {recipe.mini_batch_size}, eta = {recipe.eta}, "
-        f"{len(training[1]):,} training images, {recipe.epochs} timed epoch(s)",
+        f"{len(training[1]):,} training images, {plural(recipe.epochs, 'timed epoch')}",
         flush=True,
     )
     timings, skipped = run_peers(training, test, recipe, [p for p in peers if available(p)])
-    print(format_table(timings))
+    console.result(format_table(timings))
     missing = [p for p in peers if not available(p)] + skipped
     if missing:
-        print(f'skipped, not installed: {", ".join(missing)} (pip install "neuraldigits[bench]")')
+        console.note(
+            f'skipped, not installed: {", ".join(missing)} (pip install "neuraldigits[bench]")'
+        )
+    if console.json_mode:
+        console.json(
+            {
+                "machine": where,
+                "gflops": gauge,
+                "data": data.source,
+                "sample": data.is_sample,
+                "sizes": list(recipe.sizes),
+                "mini_batch_size": recipe.mini_batch_size,
+                "eta": recipe.eta,
+                "training_examples": len(training[1]),
+                "epochs": recipe.epochs,
+                "timings": [asdict(t) for t in timings],
+                "skipped": missing,
+            }
+        )
     return 0

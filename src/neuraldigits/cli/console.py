@@ -5,7 +5,7 @@ A command says four kinds of things, and :class:`Console` sends each to its plac
 ========== ================================== ========== ============ ==============
 kind       examples                           normal     ``-q``       ``--json``
 ========== ================================== ========== ============ ==============
-result     "9538 / 10000 (95.38 %)"           stdout     stdout       stderr [#]_
+result     "9538 / 10000 (95.38 %)"           stdout     stdout       (JSON) [#]_
 commentary "Data: ...", epoch lines           stdout     (dropped)    stderr
 note       "using your model ...", a NOTICE   stderr     (dropped)    stderr
 detail     data paths, kernel, timings        (dropped)  (dropped)    (dropped)
@@ -13,9 +13,8 @@ warning    "warning: ... at chance level"     stderr     stderr       stderr
 ========== ================================== ========== ============ ==============
 
 .. [#] With ``--json`` the result is the one JSON document on stdout
-   (:meth:`Console.json`); the human lines go to stderr unless ``-q``.
-   ``-v`` shows detail on stderr (and with ``-q``/``-v`` both wanted, the
-   parser refuses: they exclude each other).
+   (:meth:`Console.json`), in place of the result lines.  ``-v`` shows
+   detail on stderr; ``-q`` and ``-v`` exclude each other.
 
 Commentary is whatever a command ``print()``-s to stdout: :func:`redirected`
 points ``sys.stdout`` at the right stream while the command runs, so a line
@@ -65,11 +64,9 @@ class Console:
         return self.err if self.json_mode else self.out
 
     def result(self, text: str) -> None:
-        """A line of the command's result (with ``--json``: to stderr, the document has it)."""
+        """A line of the command's result (none with ``--json``: the document holds it)."""
         if not self.json_mode:
             _write(self.out, text)
-        elif not self.quiet:
-            _write(self.err, text)
 
     def say(self, text: str) -> None:
         """Commentary: what the command is doing (the same as a plain ``print()``)."""

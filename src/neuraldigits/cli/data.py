@@ -170,11 +170,22 @@ def model_and_test_set(
 
     Refuses, in one line, a model whose input layer does not match the images.
     """
-    net = load(resolve_model(model, command, console))
-    test = load_for_command(data, console=console).test
+    net, _, loaded = model_and_data(model, data, command, console)
+    return net, loaded.test
+
+
+def model_and_data(
+    model: str | None, data: str | None, command: str, console: Console | None = None
+) -> tuple[Network, Path, LoadedData]:
+    """:func:`model_and_test_set`, also giving the model's path and the data as loaded
+    (its ``source``, and whether it is the sample), for a report of the score."""
+    path = resolve_model(model, command, console)
+    net = load(path)
+    loaded = load_for_command(data, console=console)
+    test = loaded.test
     if test[0].shape[1] != net.sizes[0]:
         raise NeuralDigitsError(
             f"the model takes {net.sizes[0]} inputs but the data's images have "
             f"{test[0].shape[1]} pixels"
         )
-    return net, test
+    return net, path, loaded

@@ -9,6 +9,7 @@ from ..atomic import atomic_write
 from ..book.reproduce import run as reproduce
 from ..book.reproduce import tables, to_markdown
 from .common import add_data_argument, positive_int
+from .console import add_json_argument
 from .data import load_for_command
 
 HELP = "rerun the book's experiments and baselines; print them beside the book's figures"
@@ -47,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also save PNG plots of the best [784,30,10] run into DIR (needs the plot extra; "
         "default: no plots)",
     )
+    add_json_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         from ..book.plots import require_matplotlib
 
         require_matplotlib()  # fail now, not after an hour
-    data = load_for_command(args.data)
+    console = args.console
+    data = load_for_command(args.data, console=console)
     training, validation, test = data.training, data.validation, data.test
     result = reproduce(
         training,
@@ -67,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         on_progress=lambda text: print(text, flush=True),
     )
     print()
-    print(tables(result))
+    console.result(tables(result))
+    if console.json_mode:
+        console.json(_document(result, data))
     if args.out is not None:
         command = "digits reproduce " + shlex.join(_arguments(args))
         with atomic_write(args.out, "w") as f:
@@ -79,6 +84,35 @@ def run(args: argparse.Namespace) -> int:
         for path in plot_model(result.best_net30, test, args.plots, formats=("png",)):
             print(path)
     return 0
+
+
+def _document(result, data) -> dict:
+    """`digits reproduce --json`'s document (docs/json.md): every table row, per seed."""
+    return {
+        "data": data.source,
+        "sample": data.is_sample,
+        "seeds": list(result.seeds),
+        "epochs": result.epochs,
+        "mini_batch_size": result.mini_batch_size,
+        "training_examples": result.training_examples,
+        "seconds": result.seconds,
+        "rows": [
+            {
+                "key": row.key,
+                "chapter": row.chapter,
+                "experiment": row.experiment,
+                "book": row.book,
+                "scored_on": row.scored_on,
+                "total": row.total,
+                "correct": list(row.correct),
+                "best": row.best,
+                "final": list(row.final) if row.final is not None else None,
+                "first": list(row.first) if row.first is not None else None,
+                "seconds": row.seconds,
+            }
+            for row in result.rows
+        ],
+    }
 
 
 def _arguments(args: argparse.Namespace) -> list[str]:

@@ -15,6 +15,7 @@ from ..locations import default_model_path
 from ..modelfile import save
 from ..network import INITS, EpochResult, Network
 from ..recipes import RECIPES, Recipe, fit
+from ..wording import plural
 from .common import (
     add_data_argument,
     fraction,
@@ -24,8 +25,10 @@ from .common import (
     positive_float,
     positive_int,
 )
+from .console import add_json_argument
 from .data import load_for_command
 from .progress import epoch_bar
+from .trained import destination, document, outcome_line
 
 HELP = "train a network with stochastic gradient descent (the book's recipe by default)"
 DESCRIPTION = (
@@ -127,14 +130,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
     parser.add_argument(
         "--out",
-        default=str(default_model_path()),
+        default=None,
         metavar="PATH",
-        help="where to save the trained model",
+        help=f"where to save the trained model (default: {default_model_path()}, which the other "
+        "commands use; a better model already there is kept and this one saved beside it)",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="without --out, replace the default model even when it scored better",
+    )
+    add_json_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    data = load_for_command(args.data)
+    console = args.console
+    data = load_for_command(args.data, console=console)
     training, validation, test = data.training, data.validation, data.test
     print(f"Data: {data.source}", flush=True)
     n_pixels, n_classes = training[0].shape[1], 10
@@ -194,12 +205,14 @@ def run(args: argparse.Namespace) -> int:
         if tracker.best is None:
             print("Interrupted before the first epoch ended; nothing saved.", file=sys.stderr)
             return 130
-        path = tracker.save(args.out, settings, interrupted=True)
+        where = destination(args.out, args.force, tracker.best_accuracy())
+        path = tracker.save(where.path, settings, interrupted=True)
         print(
-            f"Interrupted after {len(tracker.history)} epochs; saved the best model so far "
-            f"(epoch {tracker.best_epoch}) to {path}",
+            f"Interrupted after {plural(len(tracker.history), 'epoch')}; saved the best model "
+            f"so far (epoch {tracker.best_epoch}) to {path}",
             file=sys.stderr,
         )
+        _report(console, tracker, where, settings, data.is_sample, interrupted=True)
         return 130
     if bar:
         bar.close()
@@ -207,17 +220,31 @@ def run(args: argparse.Namespace) -> int:
         settings["stopped"] = history.stopped
         print(f"Stopped after epoch {history[-1].epoch}: {history.stopped}")
     best_test = max(tracker.history, key=lambda r: r.test.correct)
-    print(
+    console.result(
         f"Best test accuracy: {best_test.test.correct} / {best_test.test.total} "
         f"({100 * best_test.test.accuracy:.2f} %) at epoch {best_test.epoch}{tracker.tag}; "
         f"total training time {sum(r.seconds for r in tracker.history):.1f} s"
     )
-    path = tracker.save(args.out, settings, interrupted=False)
-    print(
+    where = destination(args.out, args.force, tracker.best_accuracy())
+    path = tracker.save(where.path, settings, interrupted=False)
+    console.result(
         f"Saved the model of epoch {tracker.best_epoch} (best validation accuracy "
-        f"{100 * tracker.history[tracker.best_epoch].validation.accuracy:.2f} %) to {path}"
+        f"{100 * tracker.best_accuracy():.2f} %) to {path}"
     )
+    _report(console, tracker, where, settings, data.is_sample, interrupted=False)
     return 0
+
+
+def _report(console, tracker, where, settings, is_sample: bool, interrupted: bool) -> None:
+    """The last word: what became of the default model, and the --json document."""
+    outcome = outcome_line(where, tracker.best_accuracy())
+    if outcome:
+        console.result(outcome)
+    if console.json_mode:
+        sizes = tracker.net.sizes
+        doc = document(tracker.history, tracker.best_epoch, where, settings, sizes, is_sample,
+                       interrupted)  # fmt: skip
+        console.json(doc)
 
 
 class _Tracker:
@@ -255,7 +282,11 @@ class _Tracker:
                 flush=True,
             )
 
-    def save(self, out: str, settings: dict, interrupted: bool):
+    def best_accuracy(self) -> float:
+        """The validation accuracy of the best epoch so far (the one saved)."""
+        return next(r for r in self.history if r.epoch == self.best_epoch).validation.accuracy
+
+    def save(self, out, settings: dict, interrupted: bool):
         return save(
             self.best,
             out,
@@ -308,7 +339,7 @@ def _chapter_3_settings(args: argparse.Namespace) -> list[str]:
 
 
 def _epochs(count: int) -> str:
-    return f"{count} epoch" if count == 1 else f"{count} epochs"
+    return plural(count, "epoch")
 
 
 def _augment(training, copies: int, seed: int):
@@ -323,6 +354,9 @@ def _augment(training, copies: int, seed: int):
         raise NeuralDigitsError(
             f"--augment needs SciPy ({e}); install it with pip install 'neuraldigits[images]'"
         ) from None
-    print(f"Adding {copies} distorted copies of the training images...", flush=True)
+    print(
+        f"Adding {plural(copies, 'distorted copy', 'distorted copies')} of each training image...",
+        flush=True,
+    )
     # Its own stream, derived from the seed, so the weights do not depend on --augment.
     return augmented(training, copies, np.random.default_rng([seed, 1]))
