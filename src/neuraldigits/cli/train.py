@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 
 import numpy as np
@@ -16,6 +15,7 @@ from ..modelfile import save
 from ..network import INITS, EpochResult, Network
 from ..recipes import RECIPES, Recipe, fit
 from ..wording import plural
+from .checkpointing import RunCheckpoint, add_resume_argument, exit_status, sigterm_as_interrupt
 from .common import (
     add_data_argument,
     fraction,
@@ -34,7 +34,8 @@ HELP = "train a network with stochastic gradient descent (the book's recipe by d
 DESCRIPTION = (
     HELP + ".\n\nPrints one line per epoch, 'Epoch N: correct / total' on the test set as in "
     "the book,\nthen the validation accuracy, test cost and seconds. Saves the model with the "
-    "best\nvalidation accuracy; Ctrl-C stops and saves the best model so far."
+    "best\nvalidation accuracy; Ctrl-C (or SIGTERM) stops and saves the best model so far.\n"
+    "A checkpoint written after every epoch lets --resume carry on a run that was killed."
 )
 
 # Ends every score line of a run on the offline sample (its 1,000 test digits, not MNIST's 10,000).
@@ -141,10 +142,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="without --out, replace the default model even when it scored better",
     )
     add_json_argument(parser)
+    add_resume_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     console = args.console
+    checkpoint = RunCheckpoint(args.out, args.resume)  # with --resume, read (or refused) first
     data = load_for_command(args.data, console=console)
     training, validation, test = data.training, data.validation, data.test
     print(f"Data: {data.source}", flush=True)
@@ -154,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
             f"--sizes {','.join(map(str, args.sizes))}: the input layer must have {n_pixels} "
             f"neurons (one per pixel) and the output layer {n_classes} (one per digit)"
         )
-    seed = args.seed if args.seed is not None else secrets.randbits(32)
+    seed = checkpoint.seed(args.seed)
     recipe = _recipe(args)
     if args.augment and recipe.distort:
         raise NeuralDigitsError(
@@ -193,18 +196,21 @@ def run(args: argparse.Namespace) -> int:
         "recipe": args.recipe,
         "distort": recipe.distort,
     }
+    state = checkpoint.begin(net, tracker, settings, (training, validation, test))
     bar = epoch_bar(len(training[1]))
     try:
-        history = fit(
-            net, recipe, training, validation, seed, test=test,
-            callback=tracker.after_epoch, on_batch=bar.update if bar else None,
-        )  # fmt: skip
-    except KeyboardInterrupt:
+        with sigterm_as_interrupt():  # a plain `kill` stops the run as Ctrl-C does
+            history = fit(
+                net, recipe, training, validation, seed, test=test,
+                callback=tracker.after_epoch, on_batch=bar.update if bar else None,
+                state=state, on_epoch_end=checkpoint.after_epoch,
+            )  # fmt: skip
+    except KeyboardInterrupt as stop:
         if bar:
             bar.close()
         if tracker.best is None:
             print("Interrupted before the first epoch ended; nothing saved.", file=sys.stderr)
-            return 130
+            return exit_status(stop)
         where = destination(args.out, args.force, tracker.best_accuracy())
         path = tracker.save(where.path, settings, interrupted=True)
         print(
@@ -212,8 +218,9 @@ def run(args: argparse.Namespace) -> int:
             f"so far (epoch {tracker.best_epoch}) to {path}",
             file=sys.stderr,
         )
+        checkpoint.tell_how_to_resume()
         _report(console, tracker, where, settings, data.is_sample, interrupted=True)
-        return 130
+        return exit_status(stop)
     if bar:
         bar.close()
     if history.stopped:
@@ -227,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
     )
     where = destination(args.out, args.force, tracker.best_accuracy())
     path = tracker.save(where.path, settings, interrupted=False)
+    checkpoint.finish(path)
     console.result(
         f"Saved the model of epoch {tracker.best_epoch} (best validation accuracy "
         f"{100 * tracker.best_accuracy():.2f} %) to {path}"

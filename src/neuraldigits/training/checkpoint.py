@@ -253,7 +253,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint there (is this the run's --out?)")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # Opened here, so that it is closed whatever np.load makes of it.
+        with open(path, "rb") as file, np.load(file, allow_pickle=False) as npz:
             # Checkpoints are ours and small: every array is read (and size-checked) below.
             arrays = {name: npz[name] for name in npz.files}
         record = json.loads(bytes(arrays.pop("metadata")).decode("utf-8"))
