@@ -13,7 +13,6 @@ import json
 import math
 import os
 import re
-import stat
 import struct
 import time
 import zipfile
@@ -29,6 +28,7 @@ from .budget import resolve as resolve_budget
 from .costs import COSTS
 from .errors import ModelFileError
 from .network import Network, overflow_reason
+from .untrusted import open_regular
 from .version import __version__
 
 FORMAT = "neuraldigits-model"
@@ -91,7 +91,7 @@ def load(path: str | os.PathLike[str], *, memory_budget: int | None = None) -> N
     path = Path(path)
     budget = resolve_budget(memory_budget)
     try:
-        with _open_regular(path) as f:
+        with open_regular(path, "a .npz model file", ModelFileError, not_found=_NOT_FOUND) as f:
             size = os.fstat(f.fileno()).st_size
             _check_zip_directory(f, size, path)
             with zipfile.ZipFile(f) as archive:
@@ -111,6 +111,7 @@ def load(path: str | os.PathLike[str], *, memory_budget: int | None = None) -> N
 
 # ------------------------------------------------------------ the file and its zip directory
 
+_NOT_FOUND = "model file not found (train one with `digits train`, or name an existing .npz model)"
 # Limits no model this library writes comes near: they bound what a hostile file costs.
 MAX_LAYERS = 64  # entries of "sizes"
 MAX_LAYER_SIZE = 1 << 24  # neurons in one layer
@@ -126,34 +127,6 @@ _NPY_HEADER = re.compile(
     r"'shape':\s*\(([0-9,\s]{0,256})\),?\s*\}\s*"
 )
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
-
-
-def _open_regular(path: Path):
-    """``path`` opened for reading, refusing anything that is not a regular file.
-
-    Opened non-blocking, so a FIFO cannot hang us before the check refuses it.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise ModelFileError(
-            f"{path}: model file not found (train one with `digits train`, "
-            "or name an existing .npz model)"
-        ) from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a directory, expected a .npz model file") from None
-    except OSError as e:
-        raise ModelFileError(f"{path}: cannot open the model file ({e.strerror or e})") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        kind = (
-            "is a directory"
-            if stat.S_ISDIR(mode)
-            else "not a regular file (a FIFO, device or socket)"
-        )
-        raise ModelFileError(f"{path}: {kind}, expected a .npz model file")
-    return os.fdopen(fd, "rb")
 
 
 def _check_zip_directory(f, size: int, path: Path) -> None:
