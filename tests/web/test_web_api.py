@@ -142,7 +142,7 @@ def test_two_separate_digits_get_a_warning(client):
 BAD_REQUESTS = {
     "empty body": (b"", "image/png", 400, "body was empty"),
     "not JSON": (b"{pixels: [1, 2", "application/json", 400, "not valid JSON"),
-    "NaN": (b"[NaN" + b", 0" * 783 + b"]", "application/json", 400, "NaN is not a pixel"),
+    "NaN": (b"[NaN" + b", 0" * 783 + b"]", "application/json", 400, "not valid JSON"),
     "too few pixels": (
         json.dumps([0.5] * 783).encode(),
         "application/json",

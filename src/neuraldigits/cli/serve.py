@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import socket
 
 from ..errors import ModelFileError, NeuralDigitsError
 from ..modelfile import load
 from ..models import shipped_name
-from .common import add_model_argument, resolve_model
+from .common import add_model_argument, positive_float, positive_int, resolve_model
+
+# The defaults of the limits, here so that --help can show them without importing
+# the web extra; tests check they match neuraldigits.web's own.
+MAX_BODY_BYTES = 1 << 20
+MAX_BUSY = 256
+MAX_CONNECTIONS = 10_000
+REQUEST_TIMEOUT = 10.0
+KEEP_ALIVE = 5.0
 
 HELP = "draw a digit in the browser and watch the network read it"
 DESCRIPTION = (
@@ -39,13 +48,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=port_number, default=8000, help="TCP port to listen on; 0 picks a free one"
     )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="a Host name (without port) the pad answers to, besides localhost, 127.0.0.1 "
+        "and [::1]; repeat for more; '*' turns the check off. Bound to loopback, the pad "
+        "answers only those names, which stops DNS rebinding; bound elsewhere, it checks "
+        "only when given this option",
+    )
+    limits = parser.add_argument_group("limits")
+    limits.add_argument(
+        "--max-body-bytes",
+        type=positive_int,
+        default=MAX_BODY_BYTES,
+        help="larger request bodies get 413",
+    )
+    limits.add_argument(
+        "--max-busy",
+        type=positive_int,
+        default=MAX_BUSY,
+        help="requests in hand at once; more get 503 at once instead of waiting",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=MAX_CONNECTIONS,
+        help="open connections; a new one beyond this closes the oldest connection that "
+        "has not sent a complete request (lowered to fit the open-file limit)",
+    )
+    limits.add_argument(
+        "--request-timeout",
+        type=positive_float,
+        default=REQUEST_TIMEOUT,
+        help="seconds a client has to send a whole request (headers and body) once it "
+        "connects or starts one; slower or idle connections are closed",
+    )
+    limits.add_argument(
+        "--keep-alive",
+        type=positive_float,
+        default=KEEP_ALIVE,
+        help="seconds an idle connection stays open after an answer",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
-
-        from ..web.app import create_app
+        from ..web.app import LOOPBACK_HOSTS, create_app
+        from ..web.server import (
+            ServerLimits,
+            connection_cap,
+            raise_open_file_limit,
+            serve,
+        )
     except ImportError as e:
         raise NeuralDigitsError(
             f"`digits serve` needs the web extra (missing module {e.name!r}): "
@@ -56,9 +111,29 @@ def run(args: argparse.Namespace) -> int:
     name = shipped_name(path)
     label = f"the shipped {name}" if name else str(path)
     try:
-        app = create_app(net, label)
+        app = create_app(
+            net,
+            label,
+            allowed_hosts=_allowed_hosts(args.host, args.allowed_host, LOOPBACK_HOSTS),
+            max_body_bytes=args.max_body_bytes,
+            max_busy=args.max_busy,
+        )
     except NeuralDigitsError as e:
         raise ModelFileError(f"{path}: {e}") from None
+    # 20,000 idle sockets are 20,000 descriptors; the soft limit is often 1,024.
+    open_files = raise_open_file_limit()
+    limits = ServerLimits(
+        request_timeout=args.request_timeout,
+        keep_alive=args.keep_alive,
+        max_connections=connection_cap(args.max_connections, open_files),
+    )
+    if limits.max_connections < args.max_connections:
+        print(
+            f"digits serve: at most {limits.max_connections:,} connections "
+            f"(--max-connections {args.max_connections:,} does not fit the open-file "
+            f"limit of {open_files:,})",
+            flush=True,
+        )
     sock = _listen(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
@@ -66,13 +141,32 @@ def run(args: argparse.Namespace) -> int:
     print(f"Serving {path} ({sizes}) at http://{shown}:{port}/  (Ctrl-C stops)", flush=True)
     # We bound the socket ourselves so that "address in use" is one clear error
     # and --port 0 can report the port it got.
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     try:
-        server.run(sockets=[sock])
+        serve(app, sock, limits)
     except KeyboardInterrupt:
         pass  # uvicorn has shut down cleanly, then re-raised Ctrl-C: the normal way to stop
     print("Stopped.", flush=True)
     return 0
+
+
+def _allowed_hosts(
+    host: str, extra: list[str] | None, loopback: tuple[str, ...]
+) -> list[str] | None:
+    """The Host names to answer, or None for any: bound to loopback, only loopback names."""
+    if extra and "*" in extra:
+        return None
+    if extra:
+        return [*loopback, *extra]
+    return list(loopback) if _is_loopback(host) else None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -12,27 +12,34 @@ Routes (``create_app(net)`` builds them):
 
 A PNG goes through :func:`neuraldigits.images.preprocess.preprocess`, the same
 preprocessing as ``digits predict``.  Bad requests get a 4xx with a message
-that says what was expected, never a 500.  Request bodies are capped, and so
-are a PNG's declared dimensions (checked from its header before decoding), so
-a small request cannot make the server decode a huge image.  The network is
-only ever read, never written, so requests are served concurrently without
-locks.
+that says what was expected, never a 500.  Request bodies are capped (by
+Content-Length before reading, and while streaming), and so are a PNG's
+declared dimensions (checked from its header before decoding), so a small
+request cannot make the server decode a huge image.  JSON is parsed by
+pydantic-core, which refuses nesting deeper than 200 levels without recursing,
+and validated by pydantic models with constrained types.  Every answer carries
+security headers (:mod:`.middleware`); a Host check against DNS rebinding and a
+cap on busy requests (503) are on when asked for.  The network is only ever
+read, never written, so requests are served concurrently without locks.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import struct
 import time
+from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
+import numpy as np
 from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import from_json
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import ClientDisconnect
 
 from ..confidence import MAX, MIN, check_min_confidence, confidence, is_unsure
 from ..errors import ImageError, NeuralDigitsError
@@ -40,17 +47,16 @@ from ..geometry import PIXELS, SIDE
 from ..images.preprocess import preprocess
 from ..network import Network
 from ..version import __version__
+from .middleware import API_CACHE, SECURITY_HEADERS, BusyLimit, SecurityHeaders
 from .reading import read, weight_picture
 
 MAX_BODY_BYTES = 1 << 20  # a 280×280 canvas PNG is ~10 KB; JSON pixels ~20 KB
 MAX_IMAGE_SIDE = 2048  # pixels, per side, as declared in the PNG header
+MAX_BUSY = 256  # requests in hand at once; more get 503 (the page keeps one in flight)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-# The page loads nothing from elsewhere; say so to the browser too.
-_PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'",
-    "X-Content-Type-Options": "nosniff",
-}
+# Host names a pad bound to the loopback interface answers to (any port):
+# a page on another site that rebinds its DNS name to 127.0.0.1 sends its own name.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 class Prediction(BaseModel):
@@ -104,6 +110,33 @@ _MIN_CONFIDENCE = (
     "default: none, never unsure"
 )
 
+# strict: `true` and "0.5" are not numbers; allow_inf_nan: 1e999 parses as inf, refused here.
+Pixel = Annotated[float, Field(ge=0, le=1, strict=True, allow_inf_nan=False)]
+Pixels = Annotated[
+    list[Pixel],
+    Field(
+        min_length=PIXELS,
+        max_length=PIXELS,
+        description=f"{PIXELS} already-prepared pixels, row by row, each in [0, 1] "
+        "with 1 = full ink (MNIST style)",
+    ),
+]
+MinConfidence = Annotated[
+    float, Field(ge=MIN, le=MAX, strict=True, allow_inf_nan=False, description=_MIN_CONFIDENCE)
+]
+
+
+class PixelsRequest(BaseModel):
+    """The JSON object form of a prediction request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pixels: Pixels
+    min_confidence: MinConfidence | None = None
+
+
+_PIXELS = TypeAdapter(Pixels)
+
 _MIN_CONFIDENCE_PARAMETER = {
     "name": "min_confidence",
     "in": "query",
@@ -111,6 +144,16 @@ _MIN_CONFIDENCE_PARAMETER = {
     "description": _MIN_CONFIDENCE + " (for PNG and JSON bodies alike)",
     "schema": {"type": "number", "minimum": MIN, "maximum": MAX},
 }
+
+
+def _object_schema() -> dict[str, Any]:
+    schema = PixelsRequest.model_json_schema()
+    schema.pop("title", None)
+    for field in schema["properties"].values():
+        field.pop("title", None)
+    # pydantic writes the optional field as anyOf [number, null]; null means "not asked".
+    return schema
+
 
 _PREDICT_BODY = {
     "required": True,
@@ -121,22 +164,7 @@ _PREDICT_BODY = {
         },
         "application/json": {
             "schema": {
-                "oneOf": [
-                    {"type": "array", "items": {"type": "number"}},
-                    {
-                        "type": "object",
-                        "properties": {
-                            "pixels": {"type": "array", "items": {"type": "number"}},
-                            "min_confidence": {
-                                "type": "number",
-                                "minimum": MIN,
-                                "maximum": MAX,
-                                "description": _MIN_CONFIDENCE,
-                            },
-                        },
-                        "required": ["pixels"],
-                    },
-                ],
+                "oneOf": [_PIXELS.json_schema(), _object_schema()],
                 "description": f"{PIXELS} already-prepared pixels, row by row, each in [0, 1] "
                 "with 1 = full ink (MNIST style), as an array or as {'pixels': [...]}, "
                 "optionally with 'min_confidence'",
@@ -146,17 +174,31 @@ _PREDICT_BODY = {
 }
 
 
-def create_app(net: Network, label: str | None = None) -> FastAPI:
+def create_app(
+    net: Network,
+    label: str | None = None,
+    *,
+    allowed_hosts: Sequence[str] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_busy: int | None = None,
+) -> FastAPI:
     """A FastAPI app serving the drawing pad for ``net`` (784 inputs), which the page names
     by ``label`` (e.g. "the shipped reader", or the model's file).
 
-    Raises :class:`NeuralDigitsError` if the network does not take a 28×28 image.
+    ``allowed_hosts``: Host header values (without port; ``"*"`` for any) the app
+    answers; others get 400, which stops DNS rebinding.  None: no check.
+    ``max_body_bytes``: larger request bodies get 413.  ``max_busy``: with more
+    requests than this in hand, the next gets 503 at once; None: no cap.
+
+    Raises :class:`NeuralDigitsError` if the network does not take a 28×28 image,
+    or gives non-finite outputs (its weights overflow).
     """
     if net.sizes[0] != PIXELS:
         raise NeuralDigitsError(
             f"the drawing pad needs a network with {PIXELS} inputs (one per pixel of a "
             f"{SIDE}×{SIDE} image); this one has {net.sizes[0]}"
         )
+    _check_finite(net)
     page = resources.files(__package__).joinpath("static", "index.html").read_text("utf-8")
     app = FastAPI(
         title="neuraldigits drawing pad",
@@ -167,10 +209,22 @@ def create_app(net: Network, label: str | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.mount("/static", StaticFiles(packages=[(__package__, "static")]), name="static")
+    # Added innermost first: SecurityHeaders wraps everything, so the Host check's
+    # 400s and the busy 503s carry the headers too.
+    if max_busy is not None:
+        app.add_middleware(BusyLimit, limit=max_busy)
+    if allowed_hosts is not None:
+        app.add_middleware(
+            TrustedHostMiddleware, allowed_hosts=list(allowed_hosts), www_redirect=False
+        )
+    app.add_middleware(SecurityHeaders)
+    # A bug must not leak a traceback, and its answer carries the headers too
+    # (Starlette answers an unhandled exception outside all the middleware).
+    app.add_exception_handler(Exception, _internal_error)
 
     @app.get("/", include_in_schema=False)
     def index() -> HTMLResponse:
-        return HTMLResponse(page, headers=_PAGE_HEADERS)
+        return HTMLResponse(page)
 
     @app.get("/api/model", response_model=ModelInfo)
     def model() -> ModelInfo:
@@ -203,7 +257,7 @@ def create_app(net: Network, label: str | None = None) -> FastAPI:
     )
     async def predict(request: Request, response: Response) -> Prediction:
         """Read one digit: a PNG drawing (preprocessed like `digits predict`) or 784 pixels."""
-        body = await _read_capped(request)
+        body = await _read_capped(request, max_body_bytes)
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         minimum = _query_min_confidence(request)
         start = time.perf_counter()
@@ -239,9 +293,35 @@ def _min_confidence(value: object, shown: object) -> float:
         ) from None
 
 
+def _check_finite(net: Network) -> None:
+    """Refuse a network whose forward pass is not finite on a blank or a full-ink input."""
+    probes = np.stack([np.zeros(PIXELS), np.ones(PIXELS)], axis=1)
+    if not all(np.all(np.isfinite(layer)) for layer in net.activations(probes)):
+        raise NeuralDigitsError(
+            "the network's forward pass gives non-finite activations (NaN or infinity) for a "
+            "blank or a full-ink input: its weights are not finite numbers or overflow, so "
+            "it cannot read drawings"
+        )
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "internal error: the pad could not answer this request"},
+        status_code=500,
+        headers={**dict(SECURITY_HEADERS), "Cache-Control": API_CACHE},
+    )
+
+
 def _answer(net: Network, pixels, min_confidence: float | None, **png) -> Prediction:
     """The reading of ``pixels`` with its confidence, flagged unsure below ``min_confidence``."""
     reading = read(net, pixels)
+    if not (np.all(np.isfinite(reading.outputs)) and np.all(np.isfinite(reading.hidden))):
+        # JSON has no NaN, and null would be a silent non-answer.
+        raise HTTPException(
+            422,
+            "the network's activations for this input are not finite numbers (its weights "
+            "overflow); it cannot read this drawing",
+        )
     sure = confidence(reading.outputs)
     return Prediction(
         **reading.to_dict(),
@@ -315,52 +395,84 @@ def _png_size(body: bytes) -> tuple[int, int]:
 
 
 def _pixels_from_json(body: bytes) -> tuple[list[float], float | None]:
-    """The pixels, and the body's min_confidence if it has one."""
+    """The pixels, and the body's min_confidence if it has one.
+
+    pydantic-core parses without recursion (refusing nesting deeper than 200),
+    refuses NaN and Infinity, and the models check every pixel.
+    """
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as e:
+        data = from_json(body, allow_inf_nan=False)
+    except ValueError as e:  # also bad UTF-8 and over-deep nesting
         raise HTTPException(400, f"the body is not valid JSON ({e})") from None
-    minimum = None
     if isinstance(data, dict):
         if "pixels" not in data or not set(data) <= {"pixels", "min_confidence"}:
             raise HTTPException(
                 422,
                 'expected a JSON object {"pixels": [...]} or {"pixels": [...], '
-                f'"min_confidence": P}}, got keys {sorted(data)}',
+                f'"min_confidence": P}}, got keys {_shown(sorted(data))}',
             )
-        value = data.get("min_confidence")
-        if value is not None:  # absent or null: not asked
-            # A JSON string is not a number, even if it spells one.
-            minimum = _min_confidence(None if isinstance(value, str) else value, value)
-        data = data["pixels"]
-    if not isinstance(data, list) or len(data) != PIXELS:
-        got = f"a list of {len(data)}" if isinstance(data, list) else type(data).__name__
+        try:
+            request = PixelsRequest.model_validate(data)
+        except ValidationError as e:
+            raise _refusal(e, data) from None
+        return request.pixels, request.min_confidence
+    if not isinstance(data, list):
         raise HTTPException(
-            422, f"expected {PIXELS} pixel values ({SIDE}×{SIDE}, row by row), got {got}"
+            422,
+            f"expected {PIXELS} pixel values ({SIDE}×{SIDE}, row by row), "
+            f"got {type(data).__name__}",
         )
-    for i, value in enumerate(data):
-        # bool is an int in Python, but `true` is not a pixel.
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise HTTPException(422, f"pixel {i} is {value!r}; expected a number in [0, 1]")
-        if not (math.isfinite(value) and 0 <= value <= 1):
-            raise HTTPException(422, f"pixel {i} is {value!r}; expected a number in [0, 1]")
-    return data, minimum
+    try:
+        return _PIXELS.validate_python(data), None
+    except ValidationError as e:
+        raise _refusal(e, {"pixels": data}) from None
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a pixel value")
+def _refusal(error: ValidationError, data: dict[str, Any]) -> HTTPException:
+    """One clear 422 for the first problem pydantic found in ``data`` ({"pixels": ...})."""
+    problem = error.errors(include_url=False)[0]
+    where = problem["loc"]
+    if where and where[0] == "min_confidence":
+        return HTTPException(
+            422,
+            f"min_confidence must be a number from {MIN:g} to {MAX:g} (the least margin "
+            "between the two strongest outputs that still counts as sure); "
+            f"got {_shown(problem['input'])}",
+        )
+    pixels = data["pixels"]
+    if where and isinstance(where[-1], int):  # (i,) or ("pixels", i): one pixel is wrong
+        return HTTPException(
+            422, f"pixel {where[-1]} is {_shown(problem['input'])}; expected a number in [0, 1]"
+        )
+    got = f"a list of {len(pixels)}" if isinstance(pixels, list) else type(pixels).__name__
+    return HTTPException(
+        422, f"expected {PIXELS} pixel values ({SIDE}×{SIDE}, row by row), got {got}"
+    )
 
 
-async def _read_capped(request: Request) -> bytes:
-    """The request body, refusing (413) anything over MAX_BODY_BYTES without reading it all."""
-    too_big = HTTPException(413, f"the request body is over the {MAX_BODY_BYTES:,}-byte limit")
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut short: a 4,000-digit number needs no echo."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) anything over ``limit`` bytes without reading it all."""
+    # Connection: close, so the server does not go on reading what it refused.
+    too_big = HTTPException(
+        413, f"the request body is over the {limit:,}-byte limit", headers={"Connection": "close"}
+    )
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isdigit() and int(declared) > limit:
         raise too_big
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise too_big
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client went away (or was cut off for sending too slowly): nobody to answer.
+        raise HTTPException(400, "the client disconnected before sending the whole body") from None
     return b"".join(chunks)
