@@ -94,6 +94,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        import uvicorn  # noqa: F401  (checked first: the web modules may already be loaded)
+
         from ..web.app import LOOPBACK_HOSTS, create_app
         from ..web.server import (
             ServerLimits,
