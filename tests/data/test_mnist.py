@@ -1,6 +1,7 @@
 """load_mnist and read_idx: the book's split, and one clear error for each way data goes wrong."""
 
 import gzip
+import os
 import struct
 
 import numpy as np
@@ -185,3 +186,43 @@ def test_real_mnist_split_and_scaling(mnist):
     assert abs(np.concatenate([tx, vx]).mean() - 0.1307) < 1e-3
     assert np.bincount(sy).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert ty[:5].tolist() == [5, 0, 4, 1, 9]  # the first training digits, as the book shows
+
+
+# ---------------------------------------------------------------------- memory budget (issue 15)
+
+
+def _header_only(directory, n_train, n_test):
+    """The four files as gzipped headers alone: any attempt to read the data says "truncated"."""
+    directory.mkdir()
+    for name, header in (
+        ("train-images-idx3-ubyte.gz", struct.pack(">IIII", 0x0803, n_train, 28, 28)),
+        ("train-labels-idx1-ubyte.gz", struct.pack(">II", 0x0801, n_train)),
+        ("t10k-images-idx3-ubyte.gz", struct.pack(">IIII", 0x0803, n_test, 28, 28)),
+        ("t10k-labels-idx1-ubyte.gz", struct.pack(">II", 0x0801, n_test)),
+    ):
+        (directory / name).write_bytes(gzip.compress(header, mtime=0))
+    return directory
+
+
+def test_data_that_cannot_fit_is_refused_from_the_headers_before_reading(tmp_path):
+    # The issue's 2.1 MB .gz declared 2,739,128 images: 2.1 GB of bytes, 10.7 GB once
+    # scaled to float32.  Refused by the headers alone (no "truncated": nothing was read).
+    directory = _header_only(tmp_path / "big", 2_739_128, 10_000)
+    with pytest.raises(DataError, match=r"declare 2,749,128 images, needing about 10\.8 GB"):
+        load_mnist(directory)  # the default budget is at most 4 GiB
+
+
+def test_the_budget_counts_the_scaled_copy(tiny_mnist_dir):
+    # 1,400 images of 784 pixels: 1.1 MB of bytes, 5.5 MB with their float32 copy.
+    with pytest.raises(DataError, match="over the memory budget of 2.0 MB"):
+        load_mnist(tiny_mnist_dir, memory_budget=2_000_000)
+    training, _, _ = load_mnist(tiny_mnist_dir, memory_budget=2_000_000, dtype=np.uint8)
+    assert training[0].dtype == np.uint8
+    with pytest.raises(DataError, match="over the memory budget"):
+        read_idx(next(tiny_mnist_dir.glob("train-images*")), 3, max_bytes=1000)
+
+
+def test_a_fifo_is_refused_without_hanging(tmp_path):
+    os.mkfifo(tmp_path / "images")
+    with pytest.raises(DataError, match="is a FIFO"):
+        read_idx(tmp_path / "images", 3)

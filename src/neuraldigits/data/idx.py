@@ -11,17 +11,22 @@ before any large allocation, because we read in bounded chunks.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..budget import describe as describe_bytes
 from ..errors import DataError
+from ..untrusted import open_regular
 
 GZIP_SIGNATURE = b"\x1f\x8b"
 LFS_SIGNATURE = b"version https://git-lfs"
@@ -34,37 +39,58 @@ MAX_DATA_BYTES = 1 << 31
 MAX_DIMS = 32
 
 
-def read_idx(path: str | os.PathLike[str], ndim: int | None = None) -> NDArray[np.uint8]:
+def read_idx(
+    path: str | os.PathLike[str], ndim: int | None = None, *, max_bytes: int | None = None
+) -> NDArray[np.uint8]:
     """The unsigned-byte array stored in the IDX file at ``path``.
 
     ``ndim``, when given, is the number of dimensions the caller expects
-    (1 for labels, 3 for images); any other count is refused.
+    (1 for labels, 3 for images); any other count is refused.  ``max_bytes``
+    (default :data:`MAX_DATA_BYTES`) caps the data the header may declare: a
+    larger claim is refused before anything is read.
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as raw:
-            start = raw.read(len(LFS_SIGNATURE))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, expected an IDX file") from None
-    if start.startswith(LFS_SIGNATURE):
-        raise DataError(
-            f"{path}: is a Git LFS pointer file, not the data itself; fetch the real file "
-            "(e.g. `git lfs pull`) or download MNIST afresh"
-        )
-    gzipped = start.startswith(GZIP_SIGNATURE)
-    opener = gzip.open if gzipped else open
-    try:
-        with opener(path, "rb") as f:
-            return _parse(f, path, ndim, gzipped)
-    except (OSError, EOFError, zlib.error) as e:
-        # gzip.BadGzipFile is an OSError; a truncated stream raises EOFError.
-        what = "gzip stream" if gzipped else "file"
-        raise DataError(f"{path}: corrupt or truncated {what} ({e})") from None
+    limit = MAX_DATA_BYTES if max_bytes is None else min(max_bytes, MAX_DATA_BYTES)
+    with _open(path) as (f, gzipped, size):
+        return _parse(f, path, ndim, gzipped, size, limit)
 
 
-def _parse(f, path: Path, ndim: int | None, gzipped: bool) -> NDArray[np.uint8]:
+def read_idx_shape(path: str | os.PathLike[str], ndim: int | None = None) -> tuple[int, ...]:
+    """The shape the IDX file at ``path`` declares, reading only its header.
+
+    For budgeting memory before loading: nothing but the header is decompressed.
+    """
+    path = Path(path)
+    with _open(path) as (f, _, _):
+        return _header(f, path, ndim)
+
+
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[tuple[BinaryIO, bool, int]]:
+    """``(stream, gzipped, file size)`` for ``path``, every failure a DataError naming it."""
+    with open_regular(path, "an IDX file", DataError) as raw:
+        size = os.fstat(raw.fileno()).st_size
+        start = raw.read(len(LFS_SIGNATURE))
+        if start.startswith(LFS_SIGNATURE):
+            raise DataError(
+                f"{path}: is a Git LFS pointer file, not the data itself; fetch the real file "
+                "(e.g. `git lfs pull`) or download MNIST afresh"
+            )
+        raw.seek(0)
+        gzipped = start.startswith(GZIP_SIGNATURE)
+        try:
+            if gzipped:
+                with gzip.GzipFile(fileobj=raw) as f:
+                    yield f, True, size
+            else:
+                yield raw, False, size
+        except (OSError, EOFError, zlib.error) as e:
+            # gzip.BadGzipFile is an OSError; a truncated stream raises EOFError.
+            what = "gzip stream" if gzipped else "file"
+            raise DataError(f"{path}: corrupt or truncated {what} ({e})") from None
+
+
+def _header(f: BinaryIO, path: Path, ndim: int | None) -> tuple[int, ...]:
     header = _read_exactly(f, 4, path, "the 4-byte IDX magic number")
     zero, dtype_code, dims = struct.unpack(">HBB", header)
     magic = int.from_bytes(header, "big")
@@ -76,36 +102,57 @@ def _parse(f, path: Path, ndim: int | None, gzipped: bool) -> NDArray[np.uint8]:
         )
     if dims > MAX_DIMS:
         raise DataError(f"{path}: header declares {dims} dimensions, more than {MAX_DIMS}")
-    shape = struct.unpack(f">{dims}I", _read_exactly(f, 4 * dims, path, f"{dims} dimension sizes"))
+    return struct.unpack(f">{dims}I", _read_exactly(f, 4 * dims, path, f"{dims} dimension sizes"))
+
+
+def _parse(
+    f: BinaryIO, path: Path, ndim: int | None, gzipped: bool, size: int, limit: int
+) -> NDArray[np.uint8]:
+    shape = _header(f, path, ndim)
     # Python ints: numpy's int64 product would wrap around for a lying header.
     expected = math.prod(shape)
     # Zero-sized dimensions aside (an empty set), the others must still be sane:
     # numpy refuses to build even an empty array of shape (0, 2**31, 2**31).
-    if math.prod(size for size in shape if size) > MAX_DATA_BYTES:
+    declared = math.prod(n for n in shape if n)
+    if declared > MAX_DATA_BYTES:
         raise DataError(
             f"{path}: header claims an absurd size {shape} (over {MAX_DATA_BYTES:,} bytes)"
         )
+    if declared > limit:
+        raise DataError(
+            f"{path}: header declares shape {shape}, {describe_bytes(declared)} of data, over "
+            f"the memory budget of {describe_bytes(limit)}"
+        )
+    header_bytes = 4 + 4 * len(shape)
+    if not gzipped and size != header_bytes + expected:
+        # A plain file's size says at once whether the header tells the truth.
+        _refuse_length(path, shape, header_bytes, expected, size - header_bytes, gzipped)
     data = bytearray()
     while len(data) <= expected:
         chunk = f.read(min(_CHUNK, expected + 1 - len(data)))
         if not chunk:
             break
         data += chunk
-    header_bytes = 4 + 4 * dims
-    if len(data) < expected:
+    if len(data) != expected:
+        _refuse_length(path, shape, header_bytes, expected, len(data), gzipped)
+    # frombuffer on the bytearray shares its memory: no second copy of the data.
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+
+
+def _refuse_length(
+    path: Path, shape: tuple[int, ...], header_bytes: int, expected: int, held: int, gzipped: bool
+) -> None:
+    if held < expected:
         kind = "decompressed " if gzipped else ""
         raise DataError(
             f"{path}: truncated: header declares shape {shape}, needing "
             f"{header_bytes + expected:,} {kind}bytes, but the file holds "
-            f"{header_bytes + len(data):,}"
+            f"{header_bytes + held:,}"
         )
-    if len(data) > expected:
-        raise DataError(
-            f"{path}: longer than its header declares (shape {shape}, "
-            f"{header_bytes + expected:,} bytes): not a well-formed IDX file"
-        )
-    # frombuffer on the bytearray shares its memory: no second copy of the data.
-    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+    raise DataError(
+        f"{path}: longer than its header declares (shape {shape}, "
+        f"{header_bytes + expected:,} bytes): not a well-formed IDX file"
+    )
 
 
 def _read_exactly(f, n: int, path: Path, what: str) -> bytes:

@@ -10,6 +10,7 @@ known files.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,10 +20,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..budget import MAX_DEFAULT_BUDGET
+from ..budget import describe as describe_bytes
+from ..budget import resolve as resolve_budget
 from ..errors import DataError
 from ..locations import DATA_ENV, data_search_path
 from ..network import Dataset
-from .idx import read_idx
+from .idx import read_idx, read_idx_shape
 
 # The four standard files; each may be gzipped or raw, whatever its name says.
 FILES = {
@@ -116,10 +120,15 @@ def locate(path: str | os.PathLike[str] | None = None) -> dict[str, Path]:
     return locate_place(path).found
 
 
-def load_idx_pair(images_path: Path, labels_path: Path, num_classes: int = 10) -> Dataset:
-    """Images (N, rows·cols) as uint8 and labels (N,) as int64, checked against each other."""
-    images = read_idx(images_path, ndim=3)
-    labels = read_idx(labels_path, ndim=1)
+def load_idx_pair(
+    images_path: Path, labels_path: Path, num_classes: int = 10, *, max_bytes: int | None = None
+) -> Dataset:
+    """Images (N, rows·cols) as uint8 and labels (N,) as int64, checked against each other.
+
+    ``max_bytes`` caps what each file's header may declare (see :func:`read_idx`).
+    """
+    images = read_idx(images_path, ndim=3, max_bytes=max_bytes)
+    labels = read_idx(labels_path, ndim=1, max_bytes=max_bytes)
     if len(images) != len(labels):
         raise DataError(
             f"{images_path} holds {len(images):,} images but {labels_path} holds "
@@ -140,6 +149,7 @@ def load_mnist(
     *,
     dtype: Any = np.float32,
     validation_size: int | None = None,
+    memory_budget: int | None = None,
 ) -> tuple[Dataset, Dataset, Dataset]:
     """``(training, validation, test)`` as the book splits MNIST (50k / 10k / 10k).
 
@@ -148,10 +158,22 @@ def load_mnist(
     (the book's 10,000 of 60,000).  Pixels are scaled to [0, 1] in ``dtype``;
     pass ``dtype=np.uint8`` to keep the raw 0–255 bytes (a quarter of the memory;
     :class:`Network` accepts them).
+
+    Before reading any data, the four headers are read and what the loaded sets
+    will hold at once (raw bytes, their scaled copy in ``dtype`` and the labels)
+    is compared with ``memory_budget`` (bytes; default
+    :func:`neuraldigits.budget.default_budget`): data that cannot fit is refused
+    at once with a :class:`DataError` saying how much it needs.
     """
     files = locate(path)
-    train_images, train_labels = load_idx_pair(files["train_images"], files["train_labels"])
-    test_images, test_labels = load_idx_pair(files["test_images"], files["test_labels"])
+    budget = resolve_budget(memory_budget)
+    _check_budget(files, np.dtype(dtype), budget)
+    train_images, train_labels = load_idx_pair(
+        files["train_images"], files["train_labels"], max_bytes=budget
+    )
+    test_images, test_labels = load_idx_pair(
+        files["test_images"], files["test_labels"], max_bytes=budget
+    )
     if train_images.shape[1] != test_images.shape[1]:
         raise DataError(
             f"{files['train_images']} has images of {train_images.shape[1]} pixels but "
@@ -171,6 +193,27 @@ def load_mnist(
         (train_images[cut:], train_labels[cut:]),
         (test_images, test_labels),
     )
+
+
+def _check_budget(files: dict[str, Path], dtype: np.dtype, budget: int) -> None:
+    """Refuse, from the headers alone, data whose loaded sets would not fit in ``budget`` bytes."""
+    # While scaling, the raw bytes and their copy in ``dtype`` are both held.
+    per_pixel = 1 + (0 if dtype == np.uint8 else dtype.itemsize)
+    need, images = 0, 0
+    for key, file in files.items():
+        shape = read_idx_shape(file, ndim=1 if key.endswith("labels") else 3)
+        if key.endswith("labels"):
+            need += shape[0] * (1 + 8)  # the bytes and their int64 copy
+        else:
+            need += math.prod(shape) * per_pixel
+            images += shape[0]
+    if need > budget:
+        raise DataError(
+            f"the MNIST files in {files['train_images'].parent} declare {images:,} images, "
+            f"needing about {describe_bytes(need)} in memory as {dtype.name}, over the memory "
+            f"budget of {describe_bytes(budget)} (half the available memory, at most "
+            f"{describe_bytes(MAX_DEFAULT_BUDGET)}; pass memory_budget= or dtype=np.uint8)"
+        )
 
 
 def _scale(images: NDArray[np.uint8], dtype: Any) -> NDArray:
