@@ -171,3 +171,13 @@ def test_cli_plot_model_and_data_must_fit(tiny_mnist_dir, tmp_path, capsys):
     model = save(Network([100, 5, 10], seed=0), tmp_path / "small.npz")
     assert main(["plot", str(model), "--data", str(tiny_mnist_dir), "--out", str(tmp_path)]) == 1
     assert "the model takes 100 inputs but the data's images have 784" in capsys.readouterr().err
+
+
+def test_a_notebook_shows_each_figure_inline(trained):
+    """IPython shows an object by its _repr_png_ (a bare Figure only as text): each has one."""
+    import io
+
+    net, test = trained
+    for kind, fig in figures(net, test).items():
+        png = fig._repr_png_()
+        assert_png(io.BytesIO(png), kind)

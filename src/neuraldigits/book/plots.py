@@ -2,8 +2,9 @@
 
 Every function returns a :class:`matplotlib.figure.Figure` built directly,
 never through ``pyplot``: no global figure registry, no GUI backend, nothing
-left behind between calls.  :func:`save_figure` writes one atomically as PNG or
-SVG.  Needs the ``plot`` extra (matplotlib).
+left behind between calls.  In a notebook the figure a cell returns shows as a
+picture, inline, without ``%matplotlib`` or pyplot.  :func:`save_figure` writes
+one atomically as PNG or SVG.  Needs the ``plot`` extra (matplotlib).
 
 * :func:`learning_curve` — test/validation accuracy and cost per epoch;
 * :func:`hidden_weights` — each hidden neuron's weights as a 28×28 picture,
@@ -15,6 +16,8 @@ SVG.  Needs the ``plot`` extra (matplotlib).
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -60,11 +63,24 @@ def require_matplotlib() -> None:
 
 def _new_figure(kind: str) -> Figure:
     require_matplotlib()
-    from matplotlib.figure import Figure
-
     # A bare Figure renders with the Agg canvas (or SVG on save) and is not
     # registered with pyplot, so it is freed like any other object.
-    return Figure(figsize=SIZES[kind], dpi=DPI, layout="constrained")
+    return _inline_figure_class()(figsize=SIZES[kind], dpi=DPI, layout="constrained")
+
+
+@functools.cache
+def _inline_figure_class() -> type[Figure]:
+    """A Figure that IPython shows as a PNG (a bare Figure, never given to pyplot, shows
+    as ``<Figure size 1000x450 with 2 Axes>``); made on first use, as matplotlib is optional."""
+    from matplotlib.figure import Figure
+
+    class InlineFigure(Figure):
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=DPI, metadata=_metadata("png"))
+            return buffer.getvalue()
+
+    return InlineFigure
 
 
 def pixel_size(kind: str) -> tuple[int, int]:
