@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from support.data import write_mnist_dir
 
+from neuraldigits import Network
 from neuraldigits.cli import main
 from neuraldigits.data import sample
 from neuraldigits.data.idx import read_idx
@@ -23,7 +24,7 @@ from neuraldigits.data.provenance import mnist_images, mnist_origin, overlap, sa
 from neuraldigits.data.sample import LICENCE_PATH, SAMPLE_PATH, load_sample, read_sample
 from neuraldigits.data.sources import load_data
 from neuraldigits.errors import DataError
-from neuraldigits.modelfile import load
+from neuraldigits.modelfile import load, save
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -241,3 +242,49 @@ def test_overlap_is_named_and_held_out_digits_are_not_flagged():
     assert overlap(None, full_training) is None
     old_sample = {"source": "sample", "split": "training", "fingerprint": "old"}
     assert overlap(old_sample, full_training) is None
+
+
+def _model(path: Path, images) -> Path:
+    net = Network([784, 10, 10], seed=0)
+    return save(net, path, training={"images": images})
+
+
+def test_evaluate_offline_warns_when_the_model_trained_on_these_digits(offline, tmp_path, capsys):
+    # Trained, by some other route, on MNIST's test file: the sample's test digits are among them.
+    model = _model(tmp_path / "m.npz", mnist_origin("test", 0, 10_000))
+    assert main(["evaluate", str(model)]) == 0
+    captured = capsys.readouterr()
+    assert "sample" in captured.out
+    assert "warning: the model was trained on 1,000 of these 1,000 images" in captured.err
+
+
+def test_a_model_trained_on_mnist_scored_offline_is_scored_on_mnist_test_digits(
+    mnist_dir, offline, tmp_path, capsys
+):
+    model = tmp_path / "full.npz"
+    args = ["train", "--data", str(mnist_dir), "--epochs", "1", "--seed", "1", "--out", str(model)]
+    assert main(args) == 0
+    assert load(model).metadata["training"]["images"] == mnist_origin("train", 0, 50_000)
+    capsys.readouterr()
+    assert main(["evaluate", str(model)]) == 0  # offline: falls back to the sample
+    captured = capsys.readouterr()
+    assert "/ 1000" in captured.out and "sample" in captured.out
+    assert "warning" not in captured.err  # its test digits come from MNIST's test file
+    assert mnist_images(sample_origin(read_sample(), "test"))[0] == "test"
+
+
+def test_plot_offline_titles_its_figures_as_the_sample(offline, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from neuraldigits.book.plots import confusion_matrix, misclassified
+    from neuraldigits.cli import plot
+
+    seen = {}
+    monkeypatch.setattr(plot, "plot_model", lambda *a, **k: seen.update(k) or [])
+    model = _model(tmp_path / "m.npz", None)
+    assert main(["plot", str(model), "--out", str(tmp_path / "plots")]) == 0
+    assert seen["test_name"] == "offline sample's test digits"
+    net, test = load(model), load_sample()[2]
+    title = misclassified(net, test, test_name=seen["test_name"])._suptitle.get_text()
+    assert title.startswith("Misclassified offline sample's test digits: ")
+    axes = confusion_matrix(net, test, test_name=seen["test_name"]).axes[0]
+    assert "1,000 offline sample's test digits" in axes.get_title()

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..network import Dataset, Network
 from ..version import __version__
-from . import baselines
+from . import baselines, sweep
 
 SCORED_ON = ("test", "validation")
 
@@ -238,9 +238,18 @@ def run(
     mini_batch_size: int = 10,
     svm: bool = True,
     on_progress: Callable[[str], None] | None = None,
+    workers: int = 1,
+    cluster: str | None = None,
 ) -> Reproduction:
     """Run every training spec (chapter 1's, then chapter 3's) for every seed, then the
-    baselines."""
+    baselines.
+
+    The trainings are independent jobs, each decided by its spec and seed: with
+    ``workers`` > 1 they run in that many local processes, with ``cluster`` on a
+    Dask scheduler's workers (:mod:`.sweep`), and give the same result as one
+    after another.  ``on_progress`` hears of each job as it finishes, as
+    ``[done/total] ...``.
+    """
     if not seeds or epochs < 1:
         raise ValueError(f"need at least one seed and one epoch, got {seeds!r} and {epochs}")
 
@@ -250,30 +259,43 @@ def run(
 
     start = time.perf_counter()
     result = Reproduction(tuple(seeds), epochs, mini_batch_size, len(training[1]))
-    for spec in (*TRAINING_SPECS, *CHAPTER3_SPECS):
+    specs = (*TRAINING_SPECS, *CHAPTER3_SPECS)
+    jobs = [
+        dict(spec=spec, seed=seed, epochs=epochs, mini_batch_size=mini_batch_size)
+        for spec in specs
+        for seed in seeds
+    ]
+
+    def done(index: int, outcome: tuple, count: int, total: int) -> None:
+        spec, seed = jobs[index]["spec"], jobs[index]["seed"]
+        _, correct_by_set, seconds = outcome
+        correct = correct_by_set[spec.scored_on]
+        scored = test if spec.scored_on == "test" else validation
+        say(
+            f"[{count}/{total}] Chapter {spec.chapter}: {spec.label}, seed {seed}: peak "
+            f"{max(correct)} / {len(scored[1])} ({spec.scored_on}), final {correct[-1]} "
+            f"({seconds:.0f} s)"
+        )
+
+    outcomes = sweep.run_jobs(
+        _training_job,
+        jobs,
+        data=(*training, *validation, *test),
+        workers=workers,
+        cluster=cluster,
+        on_done=done,
+    )
+    by_job = iter(outcomes)
+    for spec in specs:
         peaks, finals, firsts, spent, best_peak = [], [], [], 0.0, -1
         total = len((test if spec.scored_on == "test" else validation)[1])
-        for seed in seeds:
-            t0 = time.perf_counter()
-            net = train_spec(
-                spec,
-                training,
-                validation,
-                test,
-                seed=seed,
-                epochs=epochs,
-                mini_batch_size=mini_batch_size,
-            )
-            spent += time.perf_counter() - t0
+        for _seed in seeds:
+            net, _, seconds = next(by_job)
+            spent += seconds
             correct = [r[spec.scored_on]["correct"] for r in net.metadata["history"]]
             peaks.append(max(correct))
             finals.append(correct[-1])
             firsts.append(correct[0])
-            say(
-                f"Chapter {spec.chapter}: {spec.label}, seed {seed}: peak {max(correct)} / "
-                f"{total} ({spec.scored_on}), final {correct[-1]} "
-                f"({time.perf_counter() - t0:.0f} s)"
-            )
             if spec.key == "net30" and max(correct) > best_peak:
                 best_peak, result.best_net30 = max(correct), net
         result.rows.append(
@@ -293,6 +315,38 @@ def run(
     result.rows.extend(_baseline_rows(training, test, seeds, svm, say))
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _training_job(
+    train_images,
+    train_labels,
+    val_images,
+    val_labels,
+    test_images,
+    test_labels,
+    *,
+    spec: TrainingSpec,
+    seed: int,
+    epochs: int,
+    mini_batch_size: int,
+) -> tuple[Network, dict[str, list[int]], float]:
+    """One training run, wherever it runs: ``(net, correct per epoch by set, seconds)``.
+
+    The data come as six arrays, not three pairs, so that a sweep can share or
+    scatter each one (:func:`.sweep.run_jobs`).
+    """
+    t0 = time.perf_counter()
+    net = train_spec(
+        spec,
+        (train_images, train_labels),
+        (val_images, val_labels),
+        (test_images, test_labels),
+        seed=seed,
+        epochs=epochs,
+        mini_batch_size=mini_batch_size,
+    )
+    correct = {name: [r[name]["correct"] for r in net.metadata["history"]] for name in SCORED_ON}
+    return net, correct, time.perf_counter() - t0
 
 
 def _baseline_rows(training, test, seeds, svm, say) -> list[Row]:

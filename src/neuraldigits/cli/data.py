@@ -17,6 +17,7 @@ from ..data.download import (
     download_mnist,
 )
 from ..data.mnist import search
+from ..data.provenance import overlap
 from ..data.sample import locate_sample
 from ..data.sources import LoadedData, load_data
 from ..errors import DataError, NeuralDigitsError
@@ -178,7 +179,11 @@ def model_and_data(
     model: str | None, data: str | None, command: str, console: Console | None = None
 ) -> tuple[Network, Path, LoadedData]:
     """:func:`model_and_test_set`, also giving the model's path and the data as loaded
-    (its ``source``, and whether it is the sample), for a report of the score."""
+    (its ``source``, and whether it is the sample), for a report of the score.
+
+    Warns on stderr, naming the overlap, when the model's metadata says it was
+    trained on some of the images it is about to be scored on.
+    """
     path = resolve_model(model, command, console)
     net = load(path)
     loaded = load_for_command(data, console=console)
@@ -188,4 +193,9 @@ def model_and_data(
             f"the model takes {net.sizes[0]} inputs but the data's images have "
             f"{test[0].shape[1]} pixels"
         )
+    training = net.metadata.get("training")
+    trained_on = training.get("images") if isinstance(training, dict) else None
+    warning = overlap(trained_on, loaded.origins.get("test"))
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     return net, path, loaded

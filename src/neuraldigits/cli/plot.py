@@ -6,7 +6,7 @@ import argparse
 
 from ..book.plots import FORMATS, plot_model
 from .common import add_data_argument, add_model_argument
-from .data import model_and_test_set
+from .data import model_and_data
 
 HELP = "draw a saved model: learning curve, hidden neurons' weights, mistakes, confusion matrix"
 DESCRIPTION = (
@@ -39,9 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    net, test = model_and_test_set(args.model, args.data, "plot")
+    net, _, data = model_and_data(args.model, args.data, "plot")
+    # A figure of the sample must not pass for one of MNIST's 10,000 test digits.
+    test_name = "offline sample's test digits" if data.is_sample else "test digits"
     if not net.metadata.get("history"):
         print("note: the model holds no training history; skipping the learning curve")
-    for path in plot_model(net, test, args.out, args.format):
+    for path in plot_model(net, data.test, args.out, args.format, test_name=test_name):
         print(path)
     return 0

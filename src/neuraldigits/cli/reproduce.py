@@ -11,6 +11,7 @@ from ..book.reproduce import tables, to_markdown
 from .common import add_data_argument, positive_int
 from .console import add_json_argument
 from .data import load_for_command
+from .sweeping import add_sweep_arguments, sweep_settings
 
 HELP = "rerun the book's experiments and baselines; print them beside the book's figures"
 DESCRIPTION = (
@@ -34,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--mini-batch-size", type=positive_int, default=10, metavar="M", help="SGD mini-batch size"
     )
     parser.add_argument("--no-svm", action="store_true", help="skip the (slow) SVM baselines")
+    add_sweep_arguments(parser)
     add_data_argument(parser)
     parser.add_argument(
         "--out",
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         from ..book.plots import require_matplotlib
 
         require_matplotlib()  # fail now, not after an hour
+    where = sweep_settings(args)  # likewise for --jobs and --cluster
     console = args.console
     data = load_for_command(args.data, console=console)
     training, validation, test = data.training, data.validation, data.test
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         mini_batch_size=args.mini_batch_size,
         svm=not args.no_svm,
         on_progress=lambda text: print(text, flush=True),
+        **where,
     )
     print()
     console.result(tables(result))
