@@ -190,8 +190,13 @@ def _grid(fig: Figure, n: int) -> list:
 # ---------------------------------------------------------------------- mistakes
 
 
-def misclassified(net: Network, test: Dataset, max_digits: int = 36) -> Figure:
-    """A grid of the first ``max_digits`` test digits the network gets wrong."""
+def misclassified(
+    net: Network, test: Dataset, max_digits: int = 36, test_name: str = "test digits"
+) -> Figure:
+    """A grid of the first ``max_digits`` test digits the network gets wrong.
+
+    ``test_name`` names the digits in the title (e.g. the offline sample's).
+    """
     images, labels = test
     predicted = net.predict(images)
     wrong = np.flatnonzero(predicted != labels)
@@ -202,7 +207,7 @@ def misclassified(net: Network, test: Dataset, max_digits: int = 36) -> Figure:
         ax.imshow(np.asarray(images[i]).reshape(side, side), cmap="gray_r")
         ax.set_title(f"#{i}: true {labels[i]}, said {predicted[i]}", fontsize=8, pad=2)
     fig.suptitle(
-        f"Misclassified test digits: {len(wrong):,} of {len(labels):,} wrong "
+        f"Misclassified {test_name}: {len(wrong):,} of {len(labels):,} wrong "
         f"({100 * len(wrong) / max(len(labels), 1):.2f} %); the first {len(shown)} shown"
     )
     return fig
@@ -215,7 +220,7 @@ def confusion_counts(labels: NDArray, predicted: NDArray, num_classes: int = 10)
     return counts
 
 
-def confusion_matrix(net: Network, test: Dataset) -> Figure:
+def confusion_matrix(net: Network, test: Dataset, test_name: str = "test digits") -> Figure:
     """Rows the true digit, columns the network's answer, each cell a count."""
     images, labels = test
     n_classes = net.sizes[-1]
@@ -240,7 +245,7 @@ def confusion_matrix(net: Network, test: Dataset) -> Figure:
     ax.set(xticks=ticks, yticks=ticks, xlabel="predicted digit", ylabel="true digit")
     correct = int(np.trace(counts))
     ax.set_title(
-        f"Confusion matrix on {len(labels):,} test digits ({correct:,} right); "
+        f"Confusion matrix on {len(labels):,} {test_name} ({correct:,} right); "
         "off-diagonal cells are mistakes",
         fontsize=10,
     )
@@ -288,11 +293,13 @@ def plot_model(
     test: Dataset,
     out_dir: str | os.PathLike[str],
     formats: Iterable[str] = FORMATS,
+    test_name: str = "test digits",
 ) -> list[Path]:
     """Save every picture of ``net`` into ``out_dir``; return the paths written.
 
     The learning curve needs the training history in ``net.metadata`` and is
-    skipped without one (a model saved by other means).
+    skipped without one (a model saved by other means).  ``test_name`` names
+    ``test`` in the titles, so a figure of the offline sample says so.
     """
     out_dir = Path(out_dir)
     figures = {}
@@ -300,8 +307,8 @@ def plot_model(
     if history:
         figures["learning_curve"] = learning_curve(history, _title(net))
     figures["hidden_weights"] = hidden_weights(net)
-    figures["misclassified"] = misclassified(net, test)
-    figures["confusion_matrix"] = confusion_matrix(net, test)
+    figures["misclassified"] = misclassified(net, test, test_name=test_name)
+    figures["confusion_matrix"] = confusion_matrix(net, test, test_name=test_name)
     written = []
     for name, fig in figures.items():
         for fmt in formats:
