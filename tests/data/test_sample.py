@@ -288,3 +288,9 @@ def test_plot_offline_titles_its_figures_as_the_sample(offline, tmp_path, monkey
     assert title.startswith("Misclassified offline sample's test digits: ")
     axes = confusion_matrix(net, test, test_name=seen["test_name"]).axes[0]
     assert "1,000 offline sample's test digits" in axes.get_title()
+
+
+def test_baselines_offline_say_they_scored_the_sample(offline, capsys):
+    assert main(["baselines", "--no-svm"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all("/ 1000" in line and "offline sample" in line for line in lines)
