@@ -8,6 +8,7 @@ from distributed import LocalCluster
 from support.data import synthetic_digits
 
 from neuraldigits.book import reproduce, sweep
+from neuraldigits.book.experiments import output_encoding
 from neuraldigits.cli import main
 
 
@@ -111,3 +112,30 @@ def test_jobs_and_cluster_are_one_or_the_other(capsys):
     assert "not allowed with argument" in capsys.readouterr().err
     with pytest.raises(ValueError, match="not both"):
         sweep.run_jobs(weighted_sum, [], workers=2, cluster="tcp://127.0.0.1:9")
+
+
+def test_output_encoding_over_processes_and_a_cluster_equals_the_serial_run(sets, scheduler):
+    training, _, test = sets
+    settings = dict(hidden=10, epochs=2, seeds=(0, 1))
+    serial = output_encoding.run(training, test, **settings)
+    heard = []
+    on_cluster = output_encoding.run(
+        training, test, cluster=scheduler, on_progress=heard.append, **settings
+    )
+    assert on_cluster == serial  # every run's correct answers per epoch, and the bit layer
+    assert sorted(text[:5] for text in heard) == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert output_encoding.run(training, test, workers=2, **settings) == serial
+
+
+def test_cli_experiment_output_encoding_takes_jobs(tiny_mnist_dir, capsys):
+    args = ["experiment", "output-encoding", "--data", str(tiny_mnist_dir), "--seeds", "2"]
+    assert main([*args, "--epochs", "1", "--hidden", "10"]) == 0
+    serial = capsys.readouterr().out
+    assert main([*args, "--epochs", "1", "--hidden", "10", "--jobs", "2"]) == 0
+    parallel = capsys.readouterr().out
+    assert "[4/4] seed" in parallel
+
+    def table(out):
+        return out[out.index("Final test accuracy") :]
+
+    assert table(parallel) == table(serial)

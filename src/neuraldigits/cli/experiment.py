@@ -15,6 +15,7 @@ import numpy as np
 from ..book.experiments import gd_vs_sgd, output_encoding
 from .common import add_data_argument, positive_float, positive_int
 from .data import load_for_command
+from .sweeping import add_sweep_arguments, sweep_settings
 from .helptext import plain
 
 HELP = "run one of the chapter's experiments: output-encoding or gd-vs-sgd"
@@ -34,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--seeds", type=positive_int, default=3, metavar="N", help="train each encoding N times"
     )
+    add_sweep_arguments(p)
     p.set_defaults(experiment_run=_run_output_encoding)
 
     p = sub.add_parser(
@@ -69,6 +71,7 @@ def _percent(x: float) -> str:
 
 
 def _run_output_encoding(args: argparse.Namespace) -> int:
+    where = sweep_settings(args)  # before loading data: --jobs and --cluster are usable
     data = load_for_command(args.data)
     training, test = data.training, data.test
     seeds = list(range(args.seeds))
@@ -87,6 +90,7 @@ def _run_output_encoding(args: argparse.Namespace) -> int:
         eta=args.eta,
         seeds=seeds,
         on_progress=lambda text: print("  " + text, flush=True),
+        **where,
     )
     width = max(map(len, output_encoding.ENCODINGS))
     print(f"\nFinal test accuracy after {args.epochs} epochs:")

@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...network import Dataset, Network
+from .. import sweep
 
 BITS = 4
 NUM_CLASSES = 10
@@ -225,44 +226,74 @@ def run(
     eta: float = 3.0,
     seeds: Sequence[int] = (0, 1, 2),
     on_progress: Callable[[str], None] | None = None,
+    workers: int = 1,
+    cluster: str | None = None,
 ) -> OutputEncodingResult:
     """Train both encodings for every seed; score them on ``test``; check the bit layer.
 
     For one seed both networks start from weights drawn with that seed and see
-    the training examples in the same order.
+    the training examples in the same order.  Each (seed, encoding) network is
+    one job, decided by its seed: with ``workers`` > 1 the jobs run in local
+    processes, with ``cluster`` on a Dask scheduler's workers (:mod:`..sweep`),
+    with the same results.  ``on_progress`` hears of each as it finishes, as
+    ``[done/total] ...``.
     """
     if not seeds or epochs < 1:
         raise ValueError(f"need at least one seed and one epoch, got {seeds!r} and {epochs}")
-    images, labels = training
-    test_images, test_labels = test
-    n_in = images.shape[1]
-    runs, first_one_hot = [], None
-    for seed in seeds:
-        for encoding, (n_out, targets_of, predict) in ENCODINGS.items():
-            net = Network([n_in, hidden, n_out], seed=seed)
-            correct: list[int] = []
+    jobs = [
+        dict(seed=seed, encoding=encoding, hidden=hidden, epochs=epochs,
+             mini_batch_size=mini_batch_size, eta=eta)
+        for seed in seeds
+        for encoding in ENCODINGS
+    ]  # fmt: skip
 
-            def score(
-                epoch: int, net=net, predict=predict, correct=correct, encoding=encoding, seed=seed
-            ):
-                correct.append(int(np.sum(predict(net, test_images) == test_labels)))
-                if on_progress is not None:
-                    on_progress(
-                        f"seed {seed}, {encoding}: epoch {epoch}: {correct[-1]} / "
-                        f"{len(test_labels)}"
-                    )
+    def done(index: int, outcome: tuple[EncodingRun, Network], count: int, total: int) -> None:
+        run = outcome[0]
+        if on_progress is not None:
+            on_progress(
+                f"[{count}/{total}] seed {run.seed}, {run.encoding}: correct after each epoch "
+                f"{', '.join(map(str, run.correct_per_epoch))} / {run.total}"
+            )
 
-            shuffle = np.random.default_rng([seed, 1])  # the same order for both encodings
-            targets = targets_of(labels, dtype=net.dtype)
-            train_on_targets(net, images, targets, epochs, mini_batch_size, eta, shuffle, score)
-            runs.append(EncodingRun(encoding, seed, tuple(correct), len(test_labels)))
-            if first_one_hot is None and n_out == NUM_CLASSES:
-                first_one_hot = net
+    outcomes = sweep.run_jobs(
+        _encoding_job, jobs, data=(*training, *test), workers=workers, cluster=cluster,
+        on_done=done,
+    )  # fmt: skip
+    first_one_hot = next(net for run, net in outcomes if net.sizes[-1] == NUM_CLASSES)
     return OutputEncodingResult(
         hidden=hidden,
         epochs=epochs,
         mini_batch_size=mini_batch_size,
         eta=eta,
-        runs=tuple(runs),
+        runs=tuple(run for run, _ in outcomes),
         conversion=check_conversion(first_one_hot, test),
     )
+
+
+def _encoding_job(
+    images: NDArray,
+    labels: NDArray,
+    test_images: NDArray,
+    test_labels: NDArray,
+    *,
+    seed: int,
+    encoding: str,
+    hidden: int,
+    epochs: int,
+    mini_batch_size: int,
+    eta: float,
+) -> tuple[EncodingRun, Network]:
+    """Train one encoding's network from ``seed``, scoring it on the test set after each
+    epoch: ``(the run, the trained network)``.  The data come as four arrays, which a
+    sweep can share or scatter (:func:`..sweep.run_jobs`)."""
+    n_out, targets_of, predict = ENCODINGS[encoding]
+    net = Network([images.shape[1], hidden, n_out], seed=seed)
+    correct: list[int] = []
+
+    def score(epoch: int) -> None:
+        correct.append(int(np.sum(predict(net, test_images) == test_labels)))
+
+    shuffle = np.random.default_rng([seed, 1])  # the same order for both encodings
+    targets = targets_of(labels, dtype=net.dtype)
+    train_on_targets(net, images, targets, epochs, mini_batch_size, eta, shuffle, score)
+    return EncodingRun(encoding, seed, tuple(correct), len(test_labels)), net
