@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import struct
 import zlib
 
@@ -327,3 +328,73 @@ def test_photos_of_mnist_digits_read_like_the_digits(mnist, tmp_path, kind, enco
     labels = dict(zip(right.tolist(), test[1][right].tolist()))
     same = sum(r["digit"] == labels[int(r["file"][-9:-4])] for r in results)
     assert same / len(results) >= 0.97, (kind, same)
+
+
+# ------------------------------------------------------------ identified before read (issue 15)
+
+
+def test_files_over_the_size_limit_are_refused_before_reading(tmp_path):
+    for size in (1 << 30, 30 << 30):  # sparse: no disk space, and nothing is read
+        path = tmp_path / f"huge-{size}.png"
+        with open(path, "wb") as f:
+            f.truncate(size)
+        with pytest.raises(ImageError, match=rf"huge-{size}\.png: {size:,} bytes, over the limit"):
+            preprocess(path)
+
+
+def test_devices_fifos_and_directories_are_refused_without_reading(tmp_path):
+    with pytest.raises(ImageError, match="/dev/zero: is a device"):
+        preprocess("/dev/zero")
+    os.mkfifo(tmp_path / "pipe.png")  # opening it to read would wait for a writer forever
+    with pytest.raises(ImageError, match=r"pipe\.png: is a FIFO"):
+        preprocess(tmp_path / "pipe.png")
+    with pytest.raises(ImageError, match="is a directory"):
+        preprocess(tmp_path)
+
+
+def test_formats_that_run_other_programs_are_not_tried(tmp_path):
+    path = tmp_path / "digit.eps"
+    path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\nshowpage\n")
+    with pytest.raises(ImageError, match=r"digit\.eps: not an image"):
+        preprocess(path)
+
+
+def test_decoding_is_refused_over_the_memory_limit_before_it_starts(tmp_path, monkeypatch):
+    from neuraldigits.images import preprocess as module
+
+    path = tmp_path / "big.png"
+    Image.new("RGBA", (300, 200)).save(path)
+    monkeypatch.setattr(module, "MAX_DECODED_BYTES", 100_000)
+    with pytest.raises(ImageError, match=r"big\.png: refusing a 300×200 RGBA image: decoding it"):
+        preprocess(path)
+
+
+def test_errors_about_a_file_name_the_file_not_an_array(tmp_path):
+    path = tmp_path / "clear.png"
+    Image.new("RGBA", (40, 40), (0, 0, 0, 0)).save(path)
+    with pytest.raises(ImageError, match=r"clear\.png: no ink found \(the picture is entirely"):
+        preprocess(path)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "1", "I;16"])
+def test_large_pictures_are_reduced_before_becoming_arrays(mode):
+    # 2,400 pixels a side: reduced by 2 in Pillow, then shrunk to WORK_SIZE as before.
+    big = seven(2400)
+    small = seven(1024)
+    if mode == "RGBA":
+        big = big.convert("RGBA")
+    elif mode in ("P", "1"):
+        big = big.convert(mode)
+        small = small.convert(mode)
+    elif mode == "I;16":
+        big = Image.fromarray(np.asarray(big, dtype=np.uint16) * 257)
+    assert close(preprocess(png_bytes(big)), preprocess(small), 0.05), mode
+
+
+def test_a_rotated_large_jpeg_is_drafted_and_turned_upright():
+    picture = seven(2400).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    buffer = io.BytesIO()
+    picture.rotate(90, expand=True).save(buffer, "JPEG", exif=exif, quality=90)
+    assert close(preprocess(buffer.getvalue()), preprocess(seven(1024)), 0.05)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +32,7 @@ from scipy import ndimage
 
 from ..errors import ImageError
 from ..geometry import PIXELS, SIDE
+from ..untrusted import open_regular
 
 FRAME = SIDE  # the MNIST image is FRAME × FRAME pixels (geometry.SIDE; the tests import it) ...
 BOX = 20  # ... and the digit is scaled to fit a BOX × BOX square inside it
@@ -104,46 +104,51 @@ def load_image(source: Source) -> NDArray[np.float32]:
     Transparency is composited onto a background that keeps the ink visible: onto
     the paper's own grey when the picture is mostly opaque, else (a drawing on a
     transparent background) onto white under dark ink or black under light ink.
+    A picture far larger than :data:`WORK_SIZE` is reduced while (JPEG) or just
+    after decoding, so its cost is bounded by :data:`MAX_DECODED_BYTES`.
     """
+    name = describe(source)
     if isinstance(source, np.ndarray):
-        return _array_grey(source)
-    return _array_grey(_pil_array(_open(source)))
+        return _array_grey(source, name)
+    return _array_grey(_pil_array(_open(source), name), name)
+
+
+# What a picture of a digit may come as.  Pillow knows more formats, some of
+# which hand the file to other programs (EPS to Ghostscript): those are never tried.
+# (Phones' multi-picture JPEGs, MPO, come through the JPEG opener.)
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "DIB", "TIFF", "WEBP", "PPM", "TGA", "ICO", "PCX")
+_FORMAT_NAMES = "PNG, JPEG, GIF, BMP, TIFF, WebP, PNM, TGA, ICO or PCX"
 
 
 def _open(source: Source) -> Image.Image:
-    """A fully decoded Pillow image, or one clear ImageError."""
+    """A decoded Pillow image, no larger than needed, or one clear ImageError."""
     name = describe(source)
     if isinstance(source, Image.Image):
-        image = source
-    elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.exists():
-            raise ImageError(f"{name}: no such file")
-        if path.is_dir():
-            raise ImageError(f"{name}: is a directory, expected an image file")
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise ImageError(f"{name}: cannot read the file ({e.strerror or e})") from None
-        return _open_bytes(data, name)
-    elif isinstance(source, (bytes, bytearray, memoryview)):
-        return _open_bytes(bytes(source), name)
-    else:
-        raise ImageError(
-            f"cannot read a picture from a {type(source).__name__}; expected a path, image "
-            "file bytes, a PIL image or a numpy array"
-        )
-    _check_size(image.size, name)
-    try:
-        image.load()
-        return ImageOps.exif_transpose(image)
-    except Exception as e:  # a PIL image handed in may still be lazily decoding a bad file
-        raise ImageError(f"{name}: cannot decode the image ({e})") from None
+        return _decode(source, name, "cannot decode the image")
+    if isinstance(source, (str, os.PathLike)):
+        # Identified before it is read: a regular file of bounded size, opened
+        # without blocking (a FIFO named .png would otherwise hang), decoded from
+        # the file rather than from a copy of all its bytes.
+        with open_regular(
+            source, "an image file", ImageError, max_bytes=MAX_FILE_BYTES, not_found="no such file"
+        ) as f:
+            return _decode(_identify(f, name), name)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) > MAX_FILE_BYTES:
+            raise ImageError(
+                f"{name}: {len(source):,} bytes, over the limit of {MAX_FILE_BYTES:,} for an image"
+            )
+        return _decode(_identify(io.BytesIO(bytes(source)), name), name)
+    raise ImageError(
+        f"cannot read a picture from a {type(source).__name__}; expected a path, image "
+        "file bytes, a PIL image or a numpy array"
+    )
 
 
-def _open_bytes(data: bytes, name: str) -> Image.Image:
+def _identify(f: Any, name: str) -> Image.Image:
+    """The image in ``f``, its header read (format, size, mode) but nothing decoded yet."""
     try:
-        image = Image.open(io.BytesIO(data))
+        return Image.open(f, formats=FORMATS)
     except Image.DecompressionBombError:
         raise ImageError(
             f"{name}: refusing an image of over {MAX_PIXELS:,} pixels "
@@ -151,19 +156,81 @@ def _open_bytes(data: bytes, name: str) -> Image.Image:
         ) from None
     except Image.UnidentifiedImageError:
         raise ImageError(
-            f"{name}: not an image (expected PNG, JPEG, GIF, BMP, TIFF, WebP, PNM or "
-            "another format Pillow reads)"
+            f"{name}: not an image (expected {_FORMAT_NAMES}; other formats are not read)"
         ) from None
     except Exception as e:  # a recognised format whose header is cut short or corrupt
         raise ImageError(f"{name}: corrupt or truncated image file ({e})") from None
+
+
+def _decode(image: Image.Image, name: str, failure: str = "corrupt or truncated image file"):
+    """``image`` decoded within :data:`MAX_DECODED_BYTES`, reduced if far larger than needed."""
     _check_size(image.size, name)
     try:
         # Decoding a foreign file can fail in many ways (truncated data, corrupt
         # chunks, bad headers); each is the file's fault, not a bug here.
+        if image.format in ("JPEG", "MPO") and max(image.size) > 2 * WORK_SIZE:
+            # JPEG decodes at 1/2, 1/4 or 1/8 scale for the asking.
+            scale = 2 * WORK_SIZE / max(image.size)
+            image.draft(image.mode, (round(image.width * scale), round(image.height * scale)))
+        _check_memory(image, name)
         image.load()
+        if max(image.size) > 2 * WORK_SIZE:
+            return _reduced(image)
         return ImageOps.exif_transpose(image)
+    except ImageError:
+        raise
     except Exception as e:
-        raise ImageError(f"{name}: corrupt or truncated image file ({e})") from None
+        raise ImageError(f"{name}: {failure} ({e})") from None
+
+
+MAX_FILE_BYTES = 100_000_000  # a larger file is refused before it is read
+MAX_DECODED_BYTES = 4 * MAX_PIXELS  # the decoded picture, as Pillow holds it
+# Bytes per pixel as Pillow holds a decoded image: 1 for 8-bit grey and palettes,
+# 2 for 16-bit grey, else 4 (RGB is padded to 4 bytes; I and F are 32-bit).
+_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+
+
+def _check_memory(image: Image.Image, name: str) -> None:
+    width, height = image.size
+    need = width * height * _PIXEL_BYTES.get(image.mode, 4)
+    if need > MAX_DECODED_BYTES:
+        raise ImageError(
+            f"{name}: refusing a {width}×{height} {image.mode} image: decoding it takes "
+            f"{need:,} bytes, over the limit of {MAX_DECODED_BYTES:,} (far larger than a "
+            "picture of a digit needs)"
+        )
+
+
+# EXIF orientation → the transposition that shows the picture upright (as ImageOps does).
+_ORIENTATIONS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _reduced(image: Image.Image) -> Image.Image:
+    """A large decoded ``image`` box-reduced by a whole factor to WORK_SIZE..2·WORK_SIZE, upright.
+
+    Reducing before the pixels become float arrays keeps a 7000×7000 RGBA
+    picture from costing gigabytes; :func:`_shrink` then brings it to WORK_SIZE
+    as for any picture.
+    """
+    orientation = image.getexif().get(0x0112)
+    if image.mode == "1":
+        image = image.convert("L")
+    elif image.mode in ("P", "PA"):
+        has_alpha = image.mode == "PA" or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I")
+    image = image.reduce(max(image.size) // WORK_SIZE)
+    method = _ORIENTATIONS.get(orientation)
+    return image.transpose(method) if method is not None else image
 
 
 def _check_size(size: tuple[int, int], name: str) -> None:
@@ -177,7 +244,7 @@ def _check_size(size: tuple[int, int], name: str) -> None:
         raise ImageError(f"{name}: empty image ({width}×{height} pixels)")
 
 
-def _pil_array(image: Image.Image) -> np.ndarray:
+def _pil_array(image: Image.Image, name: str) -> np.ndarray:
     """The image's pixels as an (H, W) or (H, W, C) array in a mode _array_grey knows."""
     mode = image.mode
     if mode in ("P", "PA"):
@@ -198,15 +265,14 @@ def _pil_array(image: Image.Image) -> np.ndarray:
     if image.mode == "F":
         array = array.astype(np.float32)
         if not np.all(np.isfinite(array)):
-            raise ImageError(f"{describe(image)}: floating-point image holds NaN or infinity")
+            raise ImageError(f"{name}: floating-point image holds NaN or infinity")
         low, high = float(array.min()), float(array.max())
         return (array - low) / (high - low) if high > low else np.zeros_like(array)
     return array
 
 
-def _array_grey(array: np.ndarray) -> NDArray[np.float32]:
-    """Grey (H, W) float32 in [0, 1] from an (H, W) or (H, W, 1|2|3|4) array."""
-    name = describe(array)
+def _array_grey(array: np.ndarray, name: str) -> NDArray[np.float32]:
+    """Grey (H, W) float32 in [0, 1] from an (H, W) or (H, W, 1|2|3|4) array named ``name``."""
     if array.ndim == 2:
         array = array[:, :, None]
     if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
