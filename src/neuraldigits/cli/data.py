@@ -24,6 +24,7 @@ from ..errors import DataError, NeuralDigitsError
 from ..locations import DATA_ENV, default_data_dir
 from ..modelfile import load
 from ..network import Dataset, Network
+from ..wording import plural
 from .common import positive_float, resolve_model
 from .console import Console
 from .progress import download_bars
@@ -104,39 +105,40 @@ def _run_download(args: argparse.Namespace) -> int:
         raise DownloadError(f"{headline} (each attempt is listed above)") from None
     for fetched in results:
         how = f"downloaded from {fetched.url}" if fetched.url else "already present"
-        print(f"{fetched.path}: verified, {how}")
-    print(f"MNIST is ready in {directory}")
+        args.console.result(f"{fetched.path}: verified, {how}")
+    args.console.result(f"MNIST is ready in {directory}")
     return 0
 
 
 def _run_info(args: argparse.Namespace) -> int:
+    say = args.console.result  # every line of the listing is the result
     bad = 0
-    print("Data is looked for in these places, in order (the first with all four files wins):")
+    say("Data is looked for in these places, in order (the first with all four files wins):")
     places = list(search())
     for number, place in enumerate(places, start=1):
-        print(f"  {number}. {place.directory} ({place.why})")
+        say(f"  {number}. {place.directory} ({place.why})")
         for key, path in place.found.items():
             line = f"       {path.name}  {path.stat().st_size:,} bytes"
             if args.verify:
                 check = check_file(path, key)
                 bad += check.status == "bad"
                 line += f"  {check.status.upper()}: {check.detail}"
-            print(line)
+            say(line)
         if not place.exists:
-            print("       no such directory")
+            say("       no such directory")
         elif place.missing:
-            print(f"       missing: {', '.join(place.missing)}")
+            say(f"       missing: {', '.join(place.missing)}")
     if not any(place.why == f"${DATA_ENV}" for place in places):
-        print(f"  (set ${DATA_ENV} or pass --data DIR to use another directory)")
+        say(f"  (set ${DATA_ENV} or pass --data DIR to use another directory)")
     try:
-        print(f"Offline sample (used when no MNIST can be found or downloaded): {locate_sample()}")
+        say(f"Offline sample (used when no MNIST can be found or downloaded): {locate_sample()}")
     except DataError as e:
-        print(f"Offline sample: not available: {e}")
-    print("Download mirrors, tried in order:")
+        say(f"Offline sample: not available: {e}")
+    say("Download mirrors, tried in order:")
     for mirror in default_mirrors():
-        print(f"  {mirror}")
+        say(f"  {mirror}")
     if bad:
-        print(f"{bad} file(s) failed verification; `digits data download` replaces them")
+        say(f"{plural(bad, 'file')} failed verification; `digits data download` replaces them")
         return 1
     return 0
 
@@ -196,6 +198,8 @@ def model_and_data(
     training = net.metadata.get("training")
     trained_on = training.get("images") if isinstance(training, dict) else None
     warning = overlap(trained_on, loaded.origins.get("test"))
-    if warning:
-        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    if warning and console is not None:
+        console.warn(warning)
+    elif warning:
+        print(f"digits {command}: warning: {warning}", file=sys.stderr, flush=True)
     return net, path, loaded
