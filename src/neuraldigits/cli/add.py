@@ -81,8 +81,9 @@ def run(args: argparse.Namespace) -> int:
     x = adder_inputs([args.a], [args.b], bits)
     perceptron_bits = circuit.evaluate(x)
     total = int(decode_bits(read_bits(perceptron_bits))[0])
-    print(f"{args.a} + {args.b} = {total}")
-    print(
+    say = args.console.result  # every line is the result
+    say(f"{args.a} + {args.b} = {total}")
+    say(
         f"computed by a {bits}-bit ripple-carry adder of {circuit.size} NAND perceptrons "
         f"in {circuit.depth} layers"
     )
@@ -101,5 +102,5 @@ def run(args: argparse.Namespace) -> int:
                 f"{'is' if wrong == 1 else 'are'} on the wrong side of 1/2 "
                 "(a larger C would fix it)"
             )
-        print(f"with sigmoid neurons scaled by {args.sigmoid:g}: {sigmoid_total}, {verdict}")
+        say(f"with sigmoid neurons scaled by {args.sigmoid:g}: {sigmoid_total}, {verdict}")
     return 0

@@ -33,5 +33,7 @@ def run(args: argparse.Namespace) -> int:
     require_onnx()  # before reading anything
     net = load(resolve_model(args.model, "export"))
     path = export_onnx(net, args.out)
-    print(f"Wrote {path} ({net.sizes}, opset {OPSET}, input {INPUT!r} float32 [N, {net.sizes[0]}])")
+    args.console.result(
+        f"Wrote {path} ({net.sizes}, opset {OPSET}, input {INPUT!r} float32 [N, {net.sizes[0]}])"
+    )
     return 0

@@ -68,15 +68,16 @@ def table(circuit: Circuit, c: float | None) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    say = args.console.result  # every line is the result
     for i, name in enumerate(args.gates or GATES):
         circuit = GATES[name]()
         units = "perceptron" if circuit.size == 1 else "perceptrons"
         layers = "layer" if circuit.depth == 1 else "layers"
         if i:
-            print()
-        print(f"{TITLES[name]}: {circuit.size} NAND {units}, {circuit.depth} {layers}")
+            say("")
+        say(f"{TITLES[name]}: {circuit.size} NAND {units}, {circuit.depth} {layers}")
         for line in table(circuit, args.sigmoid):
-            print(line)
+            say(line)
         if args.sigmoid is not None:
             x, y = circuit.truth_table()
             worst = float(np.max(np.abs(circuit.evaluate(x, args.sigmoid) - y)))
@@ -84,5 +85,5 @@ def run(args: argparse.Namespace) -> int:
                 verdict = f"exact: every output is within {below_half(worst)} of its bit"
             else:
                 verdict = "NOT exact: some output is on the wrong side of 1/2"
-            print(f"  sigmoid × {args.sigmoid:g}: {verdict}")
+            say(f"  sigmoid × {args.sigmoid:g}: {verdict}")
     return 0

@@ -39,11 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    net, _, data = model_and_data(args.model, args.data, "plot")
+    console = args.console
+    net, _, data = model_and_data(args.model, args.data, "plot", console)
     # A figure of the sample must not pass for one of MNIST's 10,000 test digits.
     test_name = "offline sample's test digits" if data.is_sample else "test digits"
     if not net.metadata.get("history"):
-        print("note: the model holds no training history; skipping the learning curve")
+        console.note("the model holds no training history; skipping the learning curve")
     for path in plot_model(net, data.test, args.out, args.format, test_name=test_name):
-        print(path)
+        console.result(str(path))
     return 0

@@ -140,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     sizes = "-".join(map(str, net.sizes))
-    print(f"Serving {path} ({sizes}) at http://{shown}:{port}/  (Ctrl-C stops)", flush=True)
+    # The address is the result: printed even with -q.
+    args.console.result(f"Serving {path} ({sizes}) at http://{shown}:{port}/  (Ctrl-C stops)")
     # We bound the socket ourselves so that "address in use" is one clear error
     # and --port 0 can report the port it got.
     try:
