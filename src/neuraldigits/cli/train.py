@@ -167,13 +167,14 @@ def run(args: argparse.Namespace) -> int:
         training = _augment(training, args.augment, seed)
     net = Network(args.sizes, seed=seed, cost=args.cost, init=args.init)
     print(
-        f"Training {args.sizes} on {len(training[1]):,} images: {args.epochs} epochs, "
+        f"Training {args.sizes} on {len(training[1]):,} images: {_epochs(args.epochs)}, "
         f"mini-batch size {args.mini_batch_size}, eta {args.eta}, seed {seed}"
         + "".join(f", {part}" for part in _chapter_3_settings(args))
         + (", fresh distortions every epoch" if recipe.distort else "")
         + ("" if args.recipe == "book" else f" (recipe {args.recipe})"),
         flush=True,
     )
+    console.detail(_trainer(training[0], net))
     # Scores on the sample are not scores on MNIST's 10,000 test digits: every line says so.
     tracker = _Tracker(net, tag=SAMPLE_TAG if data.is_sample else "")
     settings = {
@@ -344,6 +345,18 @@ def _chapter_3_settings(args: argparse.Namespace) -> list[str]:
     if args.eta_schedule:
         parts.append(f"eta halved after {_epochs(args.eta_schedule)} without improvement")
     return parts
+
+
+def _trainer(images, net: Network) -> str:
+    """Which compiled trainer runs (for -v): the C kernel, numba or numpy."""
+    from ..training import ckernel
+    from ..training.trainer import backend_for
+
+    backend = backend_for(images, net.dtype)
+    if backend != "c":
+        return f"trainer: {backend}"
+    threads = ckernel.default_threads(net.sizes[1])
+    return f"trainer: the C kernel ({ckernel.variant()} build, {plural(threads, 'thread')})"
 
 
 def _epochs(count: int) -> str:
