@@ -7,6 +7,7 @@ import pytest
 from support.data import synthetic_digits
 
 from neuraldigits.cli import main
+from neuraldigits.training import ckernel
 from neuraldigits.training.bench import PEERS, Recipe, available, format_table, run_peers
 
 
@@ -35,8 +36,10 @@ def test_our_paths_and_the_book_learn_the_same():
 
 def test_every_peer_is_registered_with_what_it_needs():
     for name, (needs, runner) in PEERS.items():
-        known = (None, "neuraldigits._ckernel", "numba", "torch", "jax", "sklearn")
+        known = (None, "neuraldigits.training._ckernel", "numba", "torch", "jax", "sklearn")
         assert needs in known and callable(runner), name
+        if needs == "neuraldigits.training._ckernel":  # ours: found wherever the kernel loads
+            assert available(name) == ckernel.available(), name
 
 
 def test_digits_bench_prints_a_table(tiny_mnist_dir, capsys):
