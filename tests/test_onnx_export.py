@@ -1,7 +1,9 @@
 """ONNX export (`digits export`, neuraldigits.onnx_export): onnxruntime agrees with feedforward."""
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -112,3 +114,34 @@ def test_importing_neuraldigits_does_not_import_onnx():
         "assert 'onnx' not in sys.modules and 'onnxruntime' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_docs_script_reads_digits_without_neuraldigits(tmp_path):
+    """docs/onnx.md's read_digit.py, run as written, agrees with the library's own reading."""
+    from support.photos import draw_digit
+
+    from neuraldigits.images.preprocess import preprocess
+
+    page = (Path(__file__).parents[1] / "docs" / "onnx.md").read_text()
+    script = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    (tmp_path / "read_digit.py").write_text(script)
+    (tmp_path / "reader.onnx").write_bytes(to_onnx(load(shipped_model("reader"))))
+    rng = np.random.default_rng(0)
+    paths = []
+    for k in range(20):
+        paths.append(tmp_path / f"digit{k}.png")
+        draw_digit(k % 10, rng).save(paths[-1])
+    # -I: isolated, so neither this checkout nor the tests' helpers are importable; the
+    # script must stand on numpy, Pillow and onnxruntime alone.
+    guard = "import sys; sys.modules['neuraldigits'] = None; sys.argv = sys.argv[1:]; "
+    run = "exec(open(sys.argv[0]).read())"
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", guard + run, "read_digit.py", "reader.onnx",
+         *(p.name for p in paths)],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    theirs = [int(line.split(": ")[1].split()[0]) for line in out.splitlines()]
+    reader = load(shipped_model("reader"))
+    ours = [int(reader.predict(preprocess(p).pixels[None, :])[0]) for p in paths]
+    assert len(theirs) == 20
+    assert sum(a == b for a, b in zip(theirs, ours)) >= 16, (theirs, ours)
