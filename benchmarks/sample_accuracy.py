@@ -61,7 +61,7 @@ def main() -> None:
     training, validation, test = load_sample()
     mnist = load_mnist(args.data) if args.data else None
     started = time.perf_counter()
-    print("## Part 1: the book's network trained on the sample\n")
+    print("### Part 1: the book's network trained on the sample\n")
     print("| seed | best test epoch, sample | saved model, sample | saved model, MNIST test |")
     print("|---|---|---|---|")
     best_tests, saved, full = [], [], []
@@ -83,7 +83,7 @@ def main() -> None:
         f"| {_summary(full) if full else 'n/a'} |"
     )
     if mnist:
-        print("\n## Part 2: the book's network trained on full MNIST, scored on both\n")
+        print("\n### Part 2: the book's network trained on full MNIST, scored on both\n")
         print("| seed | MNIST test (10,000) | the sample's test digits (1,000) | difference |")
         print("|---|---|---|---|")
         for seed in range(1, 4):
