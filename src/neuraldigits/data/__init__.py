@@ -6,7 +6,10 @@
 * :mod:`.sources` — the search order for a run's data: the user's path,
   ``$NEURALDIGITS_DATA``, the per-user cache, a download, the offline sample;
 * :mod:`.download` — verified downloads from several mirrors;
-* :mod:`.sample` — the 5,000-digit offline sample;
+* :mod:`.sample` — the offline sample shipped in the package (5,000 / 1,000 /
+  1,000 digits of the official files, its test digits from MNIST's test file);
+* :mod:`.provenance` — which images a set holds, so a score on a model's own
+  training images is flagged;
 * :mod:`.bookpickle` — the book's own ``mnist.pkl.gz``, read without unpickling code.
 
 It may import the core (``network``, ``errors``, ``atomic``, ``locations``,
