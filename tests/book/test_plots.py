@@ -173,6 +173,13 @@ def test_cli_plot_model_and_data_must_fit(tiny_mnist_dir, tmp_path, capsys):
     assert "the model takes 100 inputs but the data's images have 784" in capsys.readouterr().err
 
 
+def test_positive_weights_are_drawn_red_as_the_title_and_the_pad_say():
+    from matplotlib import colormaps
+
+    excite, inhibit = colormaps[plots.DIVERGING](1.0), colormaps[plots.DIVERGING](0.0)
+    assert excite[0] > excite[2] and inhibit[2] > inhibit[0]
+
+
 def test_a_notebook_shows_each_figure_inline(trained):
     """IPython shows an object by its _repr_png_ (a bare Figure only as text): each has one."""
     import io

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("fastapi", reason="the web extra is not installed: pip install -e '.[web]'")
-import httpx  # noqa: E402
+import httpx2  # noqa: E402
 
 from neuraldigits.modelfile import save  # noqa: E402
 from neuraldigits.network import Network  # noqa: E402
@@ -73,10 +73,10 @@ def serving(model: Path) -> Iterator[tuple[str, subprocess.Popen]]:
 def test_digits_serve_answers_until_interrupted(tmp_path):
     path = save(Network([784, 30, 10], seed=0), tmp_path / "model.npz")
     with serving(path) as (url, process):
-        assert httpx.get(url + "api/model").json()["sizes"] == [784, 30, 10]
-        reply = httpx.post(url + "api/predict", json=[0.0] * 784)
+        assert httpx2.get(url + "api/model").json()["sizes"] == [784, 30, 10]
+        reply = httpx2.post(url + "api/predict", json=[0.0] * 784)
         assert reply.status_code == 200 and len(reply.json()["hidden"]) == 30
-        assert "<canvas" in httpx.get(url).text
+        assert "<canvas" in httpx2.get(url).text
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0  # Ctrl-C is a clean stop
 
@@ -224,6 +224,17 @@ def test_draw_a_one_and_a_zero(url, browser):
     pad.page.wait_for_function(
         "document.getElementById('weights-caption').textContent.startsWith('Hidden neuron 4')"
     )
+    # The weight picture's colours are digits plot's (RdBu_r): the neuron's strongest
+    # exciting pixel is drawn red, its strongest inhibiting one blue.
+    excites, inhibits = pad.page.evaluate(
+        """async () => {
+            const w = (await (await fetch('/api/hidden/4')).json()).weights;
+            const canvas = document.getElementById('weights').getContext('2d');
+            const rgb = i => Array.from(canvas.getImageData(i % 28, Math.floor(i / 28), 1, 1).data);
+            return [rgb(w.indexOf(Math.max(...w))), rgb(w.indexOf(Math.min(...w)))];
+        }"""
+    )
+    assert excites[0] > max(excites[1:3]) and inhibits[2] > max(inhibits[0:2])
     pad.page.screenshot(path=ARTIFACTS / "web-pad.png", full_page=True)
 
     # More strokes, for a fairer latency figure than two.

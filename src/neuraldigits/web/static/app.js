@@ -251,13 +251,13 @@ async function showWeights(j) {
     weightCache.set(j, await reply.json());
   }
   const w = weightCache.get(j);
-  // −scale … 0 … +scale  →  red … white … blue
+  // −scale … 0 … +scale  →  blue … white … red, as `digits plot` draws them (RdBu_r)
   const image = weights.createImageData(28, 28);
   w.weights.forEach((v, i) => {
     const t = Math.min(1, Math.abs(v) / (w.scale || 1));
     const fade = Math.round(255 * (1 - t));
-    const rgb = v >= 0 ? [fade, Math.round(86 + 169 * (1 - t)), 255 - Math.round(54 * t)]
-                       : [255 - Math.round(54 * t), fade, fade];
+    const rgb = v >= 0 ? [255 - Math.round(54 * t), fade, fade]
+                       : [fade, Math.round(86 + 169 * (1 - t)), 255 - Math.round(54 * t)];
     image.data.set([...rgb, 255], 4 * i);
   });
   weights.putImageData(image, 0, 0);
