@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .wording import plural
+
 # The book's floor for the schedule: stop when η reaches η₀/128 (seven halvings).
 ETA_FLOOR = 128
 
@@ -55,7 +57,7 @@ class Plateau:
             return None
         self.since_best += 1
         if self.early_stop is not None and self.since_best >= self.early_stop:
-            return f"no validation improvement in {self.since_best} epochs"
+            return f"no validation improvement in {plural(self.since_best, 'epoch')}"
         if self.eta_schedule is not None and self.since_best >= self.eta_schedule:
             self.eta /= 2
             self.since_best = 0

@@ -214,7 +214,7 @@ def test_epoch_limit_stops_learning_without_a_cycle():
         (BITS2, [0, 1, 1, 0], {"eta": np.nan}, "eta"),
         (BITS2, [0, 1, 1, 0], {"max_epochs": 0}, "max_epochs"),
         (BITS2, [0, 1, 1, 0], {"max_epochs": 2.5}, "max_epochs"),
-        (BITS2, [0, 1, 1, 0], {"initial": Perceptron([1], 0)}, "takes 1 inputs"),
+        (BITS2, [0, 1, 1, 0], {"initial": Perceptron([1], 0)}, "takes 1 input but"),
     ],
 )
 def test_bad_training_arguments_are_refused(inputs, targets, kwargs, message):

@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..errors import CircuitError
+from ..wording import plural
 from .perceptron import NAND, Perceptron, positive_number, scaled_sigmoid
 
 # Columns (input rows) evaluated at a time: bounds memory for big batches.
@@ -105,8 +106,8 @@ class Circuit:
         sources = (sources,) if isinstance(sources, str) else tuple(sources)
         if len(sources) != perceptron.n_inputs:
             raise CircuitError(
-                f"{perceptron!r} takes {perceptron.n_inputs} inputs but was given "
-                f"{len(sources)} sources {list(sources)}"
+                f"{perceptron!r} takes {plural(perceptron.n_inputs, 'input')} but was given "
+                f"{plural(len(sources), 'source')} {list(sources)}"
             )
         for source in sources:
             if source not in self._depth:
@@ -172,8 +173,8 @@ class Circuit:
 
     def __repr__(self) -> str:
         return (
-            f"<Circuit: {len(self._inputs)} inputs, {self.size} perceptrons, "
-            f"{self.depth} layers, outputs {list(self._outputs)}>"
+            f"<Circuit: {plural(len(self._inputs), 'input')}, {plural(self.size, 'perceptron')}, "
+            f"{plural(self.depth, 'layer')}, outputs {list(self._outputs)}>"
         )
 
     # -- evaluating -----------------------------------------------------------------
@@ -218,8 +219,8 @@ class Circuit:
             single = False
         else:
             raise CircuitError(
-                f"this circuit has {n} inputs {list(self._inputs)}: expected shape ({n},) "
-                f"or (N, {n}), got {a.shape}"
+                f"this circuit has {plural(n, 'input')} {list(self._inputs)}: expected shape "
+                f"({n},) or (N, {n}), got {a.shape}"
             )
         if not np.all(np.isfinite(a)):
             raise CircuitError("circuit inputs must be finite numbers")

@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..activations import sigmoid
 from ..errors import CircuitError
+from ..wording import plural
 
 
 def _finite_floats(value: ArrayLike, what: str) -> NDArray[np.float64]:
@@ -94,7 +95,8 @@ class Perceptron:
         if a.ndim == 2 and a.shape[1] == n:
             return a, False
         raise CircuitError(
-            f"this perceptron takes {n} inputs: expected shape ({n},) or (N, {n}), got {a.shape}"
+            f"this perceptron takes {plural(n, 'input')}: expected shape ({n},) or (N, {n}), "
+            f"got {a.shape}"
         )
 
     def weighted_input(self, x: ArrayLike) -> float | NDArray[np.float64]:
@@ -204,8 +206,8 @@ def learn(
         w, b = np.zeros(x.shape[1]), 0.0
     elif initial.n_inputs != x.shape[1]:
         raise CircuitError(
-            f"the initial perceptron takes {initial.n_inputs} inputs but the examples have "
-            f"{x.shape[1]}"
+            f"the initial perceptron takes {plural(initial.n_inputs, 'input')} but the examples "
+            f"have {x.shape[1]}"
         )
     else:
         w, b = initial.weights.copy(), initial.bias

@@ -31,6 +31,7 @@ from ..atomic import atomic_write
 from ..errors import NeuralDigitsError
 from ..geometry import PIXELS, SIDE
 from ..network import Dataset
+from ..wording import plural
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -280,7 +281,7 @@ def gd_vs_sgd(result: GdVsSgdResult) -> Figure:
     sizes = ",".join(map(str, result.sizes))
     fig.suptitle(
         f"Full-batch gradient descent vs mini-batch SGD: [{sizes}], η = {result.eta}, "
-        f"{result.epochs} epochs of {n:,} examples"
+        f"{plural(result.epochs, 'epoch')} of {n:,} examples"
     )
     return fig
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..network import Dataset, Network
 from ..version import __version__
+from ..wording import plural
 from . import baselines, sweep
 
 SCORED_ON = ("test", "validation")
@@ -437,7 +438,7 @@ Regenerate this file (and the plots in `docs/images/`) with:
 {command}
 ```
 
-Every network: mini-batch size {result.mini_batch_size}, {result.epochs} epochs,
+Every network: mini-batch size {result.mini_batch_size}, {plural(result.epochs, "epoch")},
 trained on the first {result.training_examples:,} MNIST training images and scored
 after every epoch, once for each seed ({seeds}).  "Measured" is the best seed's
 *peak* epoch, which is what the book reports ("the best of three runs"); the
@@ -519,7 +520,7 @@ def _failure_notes(result: Reproduction) -> str:
             continue
         finals = [_percent(c, row.total) for c in row.final]
         notes.append(
-            f"* {what}: after {result.epochs} epochs the seeds reach {', '.join(finals)} "
+            f"* {what}: after {plural(result.epochs, 'epoch')} the seeds reach {', '.join(finals)} "
             "(chance is 10 %)."
         )
     if "eta-small" in rows:

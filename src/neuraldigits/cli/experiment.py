@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from ..book.experiments import gd_vs_sgd, output_encoding
+from ..wording import plural
 from .common import add_data_argument, positive_float, positive_int
 from .data import load_for_command
-from .sweeping import add_sweep_arguments, sweep_settings
 from .helptext import plain
+from .sweeping import add_sweep_arguments, sweep_settings
 
 HELP = "run one of the chapter's experiments: output-encoding or gd-vs-sgd"
 
@@ -77,8 +78,9 @@ def _run_output_encoding(args: argparse.Namespace) -> int:
     seeds = list(range(args.seeds))
     n_in = training[0].shape[1]
     print(
-        f"[{n_in}, {args.hidden}, 10] vs [{n_in}, {args.hidden}, 4]: {args.epochs} epochs, "
-        f"mini-batch size {args.mini_batch_size}, η = {args.eta}, seeds {seeds}",
+        f"[{n_in}, {args.hidden}, 10] vs [{n_in}, {args.hidden}, 4]: "
+        f"{plural(args.epochs, 'epoch')}, mini-batch size {args.mini_batch_size}, "
+        f"η = {args.eta}, seeds {seeds}",
         flush=True,
     )
     result = output_encoding.run(
@@ -93,7 +95,7 @@ def _run_output_encoding(args: argparse.Namespace) -> int:
         **where,
     )
     width = max(map(len, output_encoding.ENCODINGS))
-    print(f"\nFinal test accuracy after {args.epochs} epochs:")
+    print(f"\nFinal test accuracy after {plural(args.epochs, 'epoch')}:")
     header = "  ".join(f"seed {s:<3}" for s in seeds)
     print(f"{'encoding':<{width}}  {header}  mean ± sd          min – max")
     for encoding in output_encoding.ENCODINGS:

@@ -326,7 +326,10 @@ def _floats(images: NDArray) -> NDArray[np.float32]:
 # Explicit registry: name → (module it needs or None, runner).  Order = table order.
 PEERS: dict[str, tuple[str | None, Callable[[Dataset, Dataset, Recipe], Timing]]] = {
     "ours-c-float32": ("neuraldigits.training._ckernel", ours("c", np.float32)),
-    "ours-c-float32-2-threads": ("neuraldigits.training._ckernel", ours("c", np.float32, threads=2)),
+    "ours-c-float32-2-threads": (
+        "neuraldigits.training._ckernel",
+        ours("c", np.float32, threads=2),
+    ),
     "ours-numba-float32": ("numba", ours("numba", np.float32)),
     "ours-numba-float64": ("numba", ours("numba", np.float64)),
     "ours-numpy-float32": (None, ours("numpy", np.float32)),

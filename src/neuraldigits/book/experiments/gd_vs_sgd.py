@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from ...geometry import PIXELS
 from ...network import Dataset, Network
+from ...wording import plural
 
 # Examples per backprop call in a full-batch step, to bound memory; the sum of
 # the chunks' gradients is the full gradient.
@@ -183,7 +184,7 @@ def run(
             on_progress(text)
 
     sgd_net = start_net.copy()
-    say(f"mini-batch SGD: {epochs} epochs of {len(labels):,} examples")
+    say(f"mini-batch SGD: {plural(epochs, 'epoch')} of {len(labels):,} examples")
     sgd = run_sgd(
         sgd_net,
         training,
@@ -198,7 +199,10 @@ def run(
         f"accuracy {100 * sgd.last.accuracy:.2f} %"
     )
     gd_net = start_net.copy()
-    say(f"full-batch gradient descent: at least {epochs} steps and {sgd.last.seconds:.1f} s")
+    say(
+        f"full-batch gradient descent: at least {plural(epochs, 'step')} and "
+        f"{sgd.last.seconds:.1f} s"
+    )
     gd = run_gd(
         gd_net,
         training,
@@ -208,8 +212,8 @@ def run(
         min_seconds=sgd.last.seconds,
     )
     say(
-        f"  {len(gd.points) - 1} steps, {gd.last.seconds:.1f} s, cost {gd.last.cost:.4f}, "
-        f"accuracy {100 * gd.last.accuracy:.2f} %"
+        f"  {plural(len(gd.points) - 1, 'step')}, {gd.last.seconds:.1f} s, "
+        f"cost {gd.last.cost:.4f}, accuracy {100 * gd.last.accuracy:.2f} %"
     )
     return GdVsSgdResult(
         sizes=tuple(sizes),
