@@ -55,6 +55,11 @@ def test_verbose_adds_details_on_stderr(tiny_mnist_dir, capsys):
     assert re.fullmatch(r"\d+ / 200  \(\d+\.\d\d %\)\n", out)
 
 
+def test_quiet_after_a_nested_action_keeps_the_results(capsys):
+    code, out, err = run(capsys, "data", "info", "-q")
+    assert code == 0 and out.startswith("Data is looked for in these places") and err == ""
+
+
 def test_quiet_and_verbose_exclude_each_other(capsys):
     with pytest.raises(SystemExit) as e:
         main(["evaluate", "-q", "-v"])

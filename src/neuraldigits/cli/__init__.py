@@ -91,11 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
             description=getattr(module, "DESCRIPTION", module.HELP),
             formatter_class=HelpFormatter,
         )
-        # Also after the command (`digits train -q`); SUPPRESS keeps a -q given before it.
-        add_verbosity_arguments(p, default=argparse.SUPPRESS)
         module.add_arguments(p)
+        # Also after the command (`digits train -q`, `digits data download -q`); SUPPRESS
+        # keeps a -q given before it.
+        for parser_ in _with_actions(p):
+            add_verbosity_arguments(parser_, default=argparse.SUPPRESS)
         p.set_defaults(run=module.run)
     return parser
+
+
+def _with_actions(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and the parsers of its nested actions (`digits data download`)."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found += _with_actions(child)
+    return found
 
 
 def add_verbosity_arguments(parser: argparse.ArgumentParser, default: object) -> None:

@@ -72,6 +72,7 @@ def _percent(x: float) -> str:
 
 
 def _run_output_encoding(args: argparse.Namespace) -> int:
+    say = args.console.result  # the table and verdicts; the progress lines are commentary
     where = sweep_settings(args)  # before loading data: --jobs and --cluster are usable
     data = load_for_command(args.data)
     training, test = data.training, data.test
@@ -95,28 +96,28 @@ def _run_output_encoding(args: argparse.Namespace) -> int:
         **where,
     )
     width = max(map(len, output_encoding.ENCODINGS))
-    print(f"\nFinal test accuracy after {plural(args.epochs, 'epoch')}:")
+    say(f"\nFinal test accuracy after {plural(args.epochs, 'epoch')}:")
     header = "  ".join(f"seed {s:<3}" for s in seeds)
-    print(f"{'encoding':<{width}}  {header}  mean ± sd          min – max")
+    say(f"{'encoding':<{width}}  {header}  mean ± sd          min – max")
     for encoding in output_encoding.ENCODINGS:
         acc = result.final_accuracies(encoding)
         sd = float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0
         cells = "  ".join(f"{100 * a:7.2f}%" for a in acc)
-        print(
+        say(
             f"{encoding:<{width}}  {cells}  {_percent(acc.mean())} ± {100 * sd:.2f}   "
             f"{_percent(acc.min())} – {_percent(acc.max())}"
         )
     c = result.conversion
-    print(
+    say(
         f"\nHand-set bit layer on seed {seeds[0]}'s 10-output network: right 4 bits for "
         f"{c.right_bits:,} of the {c.classified_correctly:,} test digits it classifies correctly."
     )
-    print(
+    say(
         f"  Where the book's premise holds (the right output beats the sum of the outputs "
         f"differing in each bit): {c.premise_held_right:,} of {c.premise_held:,} right."
     )
     if not c.all_right:
-        print(
+        say(
             f"  Wrong bits for {len(c.wrong_indices)} unsure digits (test indices "
             f"{list(c.wrong_indices)[:20]}): one sigmoid layer cannot turn every "
             "argmax into bits."
@@ -125,6 +126,7 @@ def _run_output_encoding(args: argparse.Namespace) -> int:
 
 
 def _run_gd_vs_sgd(args: argparse.Namespace) -> int:
+    say = args.console.result  # the table and the figures' paths
     from ..book.plots import gd_vs_sgd as figure
     from ..book.plots import save_figure
 
@@ -142,17 +144,17 @@ def _run_gd_vs_sgd(args: argparse.Namespace) -> int:
         on_progress=lambda text: print(text, flush=True),
     )
     n = result.training_examples
-    print(f"\n{'':<42} {'grad. evals':>12} {'seconds':>8} {'cost C':>8} {'accuracy':>9}")
+    say(f"\n{'':<42} {'grad. evals':>12} {'seconds':>8} {'cost C':>8} {'accuracy':>9}")
     for name, p in (
         ("mini-batch SGD", result.sgd.last),
         ("gradient descent, same gradient evaluations", result.gd_same_evaluations),
         ("gradient descent, same wall time", result.gd_same_time),
     ):
-        print(
+        say(
             f"{name:<44} {p.gradient_evaluations / n:>8.1f} ep {p.seconds:>8.1f} "
             f"{p.cost:>8.4f} {_percent(p.accuracy):>9}"
         )
     fig = figure(result)
     for fmt in ("png", "svg"):
-        print(save_figure(fig, Path(args.out) / f"gd_vs_sgd.{fmt}"))
+        say(str(save_figure(fig, Path(args.out) / f"gd_vs_sgd.{fmt}")))
     return 0
