@@ -435,8 +435,12 @@ def _otsu(values: NDArray, bins: int = 256) -> float | None:
     low, high = float(values.min()), float(values.max())
     if not high > low:
         return None
-    # np.histogram, but faster for equal-width bins.
-    which = ((values.ravel() - low) * (bins / (high - low))).astype(np.intp).clip(0, bins - 1)
+    # np.histogram, but faster for equal-width bins; in place, as the pad runs it per
+    # request.  values - low >= 0 exactly, and only the maximum lands on bin `bins`.
+    scaled = values.ravel() - low
+    scaled *= bins / (high - low)
+    which = scaled.astype(np.intp)
+    np.minimum(which, bins - 1, out=which)
     counts = np.bincount(which, minlength=bins)
     edges = np.linspace(low, high, bins + 1)
     centres = (edges[:-1] + edges[1:]) / 2
@@ -452,6 +456,8 @@ def _otsu(values: NDArray, bins: int = 256) -> float | None:
 def _drop_specks(mask: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], int]:
     """The mask without specks (noise, dust), and the number of blobs of ink left."""
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    if count == 1:  # one blob, the usual drawing: no speck to drop (and the pad saves 0.3 ms)
+        return mask, 1
     areas = np.bincount(labels.ravel())[1:]
     keep = areas >= SPECK_FRACTION * areas.max()
     return keep[labels - 1] & mask, int(keep.sum())
