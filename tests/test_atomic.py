@@ -92,7 +92,7 @@ def test_a_live_writers_file_survives_and_a_killed_ones_is_removed(tmp_path):
 
     dead = writer(path)
     dead.send_signal(signal.SIGKILL)
-    dead.wait()
+    dead.communicate()  # waits, and closes its pipes (else a ResourceWarning, an error here)
     (tmp,) = temporaries(path)  # a dead writer's file, left behind
     assert remove_stale_temporaries(path) == []  # too recent to be sure
     age(tmp)

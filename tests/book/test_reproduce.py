@@ -155,6 +155,13 @@ def test_cli_prints_each_chapter_under_its_heading(result):
     assert text.index("Baseline: average darkness") < text.index("Chapter 3")
 
 
+def test_markdown_names_the_plots_directory_of_its_own_run(result):
+    assert "Regenerate this file with:" in reproduce.to_markdown(result, "digits reproduce")
+    text = reproduce.to_markdown(result, "digits reproduce --plots=out/pics", plots="out/pics")
+    assert "Regenerate this file (and the plots in `out/pics`) with:" in text
+    assert "docs/images" not in text
+
+
 def test_darkness_note_claims_the_books_figure_only_when_it_is_met(result):
     text = reproduce.to_markdown(result, "digits reproduce")
     assert "the book's 2,225 exactly" not in text
@@ -212,7 +219,8 @@ def test_cli_reproduce_help_is_plain_text(capsys):
         main(["reproduce", "--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    description = out.split("\noptions:")[0]
+    # Between the usage line (whose [-q | -v] is argparse's, not markup) and the options.
+    description = out.split("\n\n", 1)[1].split("\noptions:")[0]
     assert "Chapter 1:" in description and "Chapter 3:" in description
     assert "\nChapter 3: trains" in description  # the line breaks are kept
     for markup in ("`", "**", "|", "η", "λ", "<", "##"):

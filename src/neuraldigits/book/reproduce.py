@@ -425,14 +425,18 @@ def tables(result: Reproduction) -> str:
     )
 
 
-def to_markdown(result: Reproduction, command: str) -> str:
-    """The whole ``docs/results.md``: how it was made, the tables, what they mean."""
+def to_markdown(result: Reproduction, command: str, plots: str | None = None) -> str:
+    """The whole ``docs/results.md``: how it was made, the tables, what they mean.
+
+    ``plots``: the directory the same run saved its plots into (``--plots DIR``), if any.
+    """
     seeds = ", ".join(map(str, result.seeds))
+    made = f"this file (and the plots in `{plots}`)" if plots is not None else "this file"
     text = f"""# Chapters 1 and 3 reproduced
 
 Measured by neuraldigits {__version__} on {platform.machine()} with Python
 {platform.python_version()} and NumPy {np.__version__}, in {result.seconds / 60:.0f} minutes.
-Regenerate this file (and the plots in `docs/images/`) with:
+Regenerate {made} with:
 
 ```
 {command}
