@@ -9,7 +9,8 @@ records for the epoch it holds:
 * no default model yet, or ``--force``: save there;
 * the new model's accuracy is at least the old one's: replace it;
 * otherwise (the old one is better, or its score cannot be read): keep it, and
-  save the new one beside it as ``model-YYYYMMDD-HHMMSS.npz``.
+  save the new one beside it as ``model-YYYYMMDD-HHMMSS.npz`` (``-2``, ``-3``... added
+  should that name be taken).
 
 The run's last line says which happened.  ``--out PATH`` always writes PATH.
 """
@@ -59,6 +60,10 @@ def destination(out: str | None, force: bool, accuracy: float) -> Destination:
         return Destination(default, "replaced", default, previous)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     beside = default.with_name(f"{default.stem}-{stamp}{default.suffix}")
+    number = 2
+    while beside.exists():  # two runs within a second: never overwrite the earlier one
+        beside = default.with_name(f"{default.stem}-{stamp}-{number}{default.suffix}")
+        number += 1
     return Destination(beside, "kept", default, previous)
 
 
