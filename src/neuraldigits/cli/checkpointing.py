@@ -44,6 +44,7 @@ from ..training.checkpoint import (
     mark_finished,
     save_checkpoint,
 )
+from ..wording import plural
 
 # Exit statuses: 128 + the signal's number, as a shell reports a process it ended.
 INTERRUPTED, TERMINATED = 130, 143
@@ -94,7 +95,7 @@ class RunCheckpoint:
     def __init__(self, out: str | None, resume: bool) -> None:
         self.path = checkpoint_path(default_model_path() if out is None else out)
         self.resumed: Checkpoint | None = None
-        self.written = False  # whether this run has written one yet
+        self.written = 0  # epochs done as of the checkpoint this run last wrote (0: none)
         if resume:
             if not self.path.is_file():
                 raise NeuralDigitsError(
@@ -159,7 +160,7 @@ class RunCheckpoint:
         """``sgd``'s ``on_epoch_end``: write the checkpoint of the epoch just ended."""
         save_checkpoint(self.path, self.net, state, settings=self.settings, data=self.data,
                         warned=self.tracker.warned)  # fmt: skip
-        self.written = True
+        self.written = state.next_epoch
 
     def finish(self, model: Any) -> None:
         """The run has saved its model at ``model``: mark the checkpoint finished."""
@@ -169,9 +170,10 @@ class RunCheckpoint:
 
     def tell_how_to_resume(self) -> None:
         """After an interruption: where the checkpoint is, and how to carry on (stderr)."""
-        if self.written or self.resumed is not None:
+        done = self.written or (self.resumed.next_epoch if self.resumed is not None else 0)
+        if done:
             print(
-                f"The checkpoint of the last finished epoch is {self.path}: run the same "
+                f"The checkpoint after {plural(done, 'epoch')} is {self.path}: run the same "
                 "command with --resume to carry on.",
                 file=sys.stderr,
             )
