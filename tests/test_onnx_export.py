@@ -13,6 +13,7 @@ from support.data import digits
 
 from neuraldigits.cli import main
 from neuraldigits.errors import NeuralDigitsError
+from neuraldigits.extras import install_hint
 from neuraldigits.modelfile import load, save
 from neuraldigits.models import shipped_model
 from neuraldigits.network import Network
@@ -93,10 +94,11 @@ def test_export_writes_atomically_and_agrees_on_synthetic_digits(tmp_path):
 
 def test_a_missing_onnx_package_is_a_clear_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
-    with pytest.raises(NeuralDigitsError, match=r"neuraldigits\[onnx\]"):
+    with pytest.raises(NeuralDigitsError, match="the onnx extra") as error:
         to_onnx(Network([4, 2], seed=0))
+    assert install_hint("onnx") in str(error.value)
     assert main(["export", "reader", str(tmp_path / "r.onnx")]) == 1
-    assert "neuraldigits[onnx]" in capsys.readouterr().err
+    assert install_hint("onnx") in capsys.readouterr().err
     assert not (tmp_path / "r.onnx").exists()
 
 

@@ -19,7 +19,7 @@ changed since opset 13, so any runtime from 2020 on reads it) and IR version
 runtime serves.  The model's metadata props record the library version, layer
 sizes, cost, input layout and the source model's own training metadata.
 
-Needs the ``onnx`` extra (``pip install "neuraldigits[onnx]"``); importing
+Needs the ``onnx`` extra (:func:`neuraldigits.extras.install_hint` says how); importing
 neuraldigits never imports onnx.
 """
 
@@ -34,6 +34,7 @@ import numpy as np
 
 from .atomic import atomic_write
 from .errors import NeuralDigitsError
+from .extras import install_hint
 from .network import Network
 from .version import __version__
 
@@ -50,7 +51,7 @@ def require_onnx() -> Any:
         import onnx
     except ImportError:
         raise NeuralDigitsError(
-            "ONNX export needs the onnx package: pip install 'neuraldigits[onnx]'"
+            f"ONNX export needs the onnx package, the onnx extra: {install_hint('onnx')}"
         ) from None
     return onnx
 

@@ -5,7 +5,7 @@ scikit-learn estimator, and trains with the same :meth:`Network.sgd` (and the
 same fast kernel) as the rest of the package: ``NetworkClassifier(random_state=0)``
 trains exactly as ``Network(sizes, seed=0).sgd(...)`` would on the same data.
 
-Needs the ``sklearn`` extra (``pip install "neuraldigits[sklearn]"``).
+Needs the ``sklearn`` extra (:func:`neuraldigits.extras.install_hint` says how).
 
 Inputs.  Any float features, one row per example: 784 MNIST pixels or anything
 else; the input layer takes the width of ``X``.  Values are used as given

@@ -6,6 +6,7 @@ from support.data import synthetic_digits
 
 from neuraldigits.book import reproduce
 from neuraldigits.cli import main
+from neuraldigits.extras import install_hint
 from neuraldigits.network import Network
 
 
@@ -209,7 +210,7 @@ def test_cli_reproduce_without_matplotlib_fails_before_training(
     args = ["reproduce", "--data", str(tiny_mnist_dir), "--plots", str(tmp_path / "images")]
     assert main(args) == 1
     captured = capsys.readouterr()
-    assert "neuraldigits[plot]" in captured.err
+    assert "the plot extra" in captured.err and install_hint("plot") in captured.err
     assert captured.out == ""  # nothing was trained
     assert list(tmp_path.iterdir()) == []
 

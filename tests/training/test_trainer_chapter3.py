@@ -31,7 +31,7 @@ from neuraldigits.training.trainer import Trainer
 
 needs_numba = pytest.mark.skipif(
     importlib.util.find_spec("numba") is None,
-    reason='backend "numba" needs numba: pip install "neuraldigits[numba]"',
+    reason='backend "numba" needs numba (the numba extra)',
 )
 BACKENDS = [pytest.param("numba", marks=needs_numba), "numpy"]  # numpy's run without numba
 

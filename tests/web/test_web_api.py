@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 from neuraldigits.activations import sigmoid  # noqa: E402
 from neuraldigits.cli import main  # noqa: E402
 from neuraldigits.errors import NeuralDigitsError  # noqa: E402
+from neuraldigits.extras import install_hint  # noqa: E402
 from neuraldigits.images.preprocess import preprocess  # noqa: E402
 from neuraldigits.modelfile import save  # noqa: E402
 from neuraldigits.network import Network  # noqa: E402
@@ -352,7 +353,7 @@ def test_serve_without_the_web_extra_says_how_to_install_it(tmp_path, capsys, mo
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if uvicorn were not installed
     assert main(["serve", str(tmp_path / "m.npz")]) == 1
     err = capsys.readouterr().err
-    assert "missing module 'uvicorn'" in err and "pip install 'neuraldigits[web]'" in err
+    assert "missing module 'uvicorn'" in err and install_hint("web") in err
 
 
 # ---------------------------------------------------------------------- min_confidence

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import NeuralDigitsError
+from ..extras import install_hint
 from ..network import Dataset
 
 NUM_CLASSES = 10
@@ -109,7 +110,7 @@ def svm(training: Dataset, test: Dataset, *, gamma: str | float = "scale") -> Ba
         from sklearn.svm import SVC
     except ImportError:
         raise NeuralDigitsError(
-            "the SVM baseline needs scikit-learn: pip install 'neuraldigits[svm]'"
+            f"the SVM baseline needs scikit-learn, the svm extra: {install_hint('svm')}"
         ) from None
     start = time.perf_counter()
     classifier = SVC(gamma=gamma, cache_size=SVM_CACHE_MB)

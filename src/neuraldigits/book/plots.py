@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from ..atomic import atomic_write
 from ..errors import NeuralDigitsError
+from ..extras import install_hint
 from ..geometry import PIXELS, SIDE
 from ..network import Dataset
 from ..wording import plural
@@ -58,7 +59,7 @@ def require_matplotlib() -> None:
         import matplotlib.figure  # noqa: F401
     except ImportError:
         raise NeuralDigitsError(
-            "plotting needs matplotlib: pip install 'neuraldigits[plot]'"
+            f"plotting needs matplotlib, the plot extra: {install_hint('plot')}"
         ) from None
 
 

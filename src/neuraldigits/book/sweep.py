@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import NeuralDigitsError
+from ..extras import install_hint
 
 # How long to wait for a scheduler to answer before saying it is not there.
 CONNECT_SECONDS = 10
@@ -98,5 +99,6 @@ def _require(module: str):
         return __import__(module)
     except ImportError:
         raise SweepError(
-            f"running jobs in parallel needs {module}: pip install 'neuraldigits[cluster]'"
+            f"running jobs in parallel needs {module}, the cluster extra: "
+            f"{install_hint('cluster')}"
         ) from None

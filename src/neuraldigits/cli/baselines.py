@@ -13,7 +13,7 @@ HELP = "score the book's baselines: random guessing, average darkness, an SVM"
 DESCRIPTION = (
     HELP + ".\n\nThe book gets 2,225 / 10,000 by average darkness and 9,435 with scikit-learn's\n"
     "SVM (defaults of 2015: --svm-gamma auto). The SVM trains for minutes and needs\n"
-    "the svm extra: pip install 'neuraldigits[svm]'."
+    "the svm extra (scikit-learn)."
 )
 
 

@@ -8,6 +8,7 @@ from dataclasses import asdict
 import numpy as np
 
 from ..errors import NeuralDigitsError
+from ..extras import install_hint
 from ..training.bench import (
     PEERS,
     Recipe,
@@ -25,8 +26,8 @@ from .data import load_for_command
 HELP = "time one SGD epoch of the book's recipe: our trainer next to its peers"
 DESCRIPTION = (
     HELP + ".\n\nA quick form of benchmarks/bench_epoch.py: by default 10,000 training images\n"
-    "and the peers that are installed (PyTorch, JAX, scikit-learn: pip install "
-    '"neuraldigits[bench]").\nRatios are what to read: absolute times depend on the machine '
+    "and the peers that are installed (PyTorch, JAX, scikit-learn: the bench extra).\n"
+    "Ratios are what to read: absolute times depend on the machine "
     "and its load,\nwhich the 'load gauge' (matrix-multiply GFLOP/s) shows."
 )
 
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     missing = [p for p in peers if not available(p)] + skipped
     if missing:
         console.note(
-            f'skipped, not installed: {", ".join(missing)} (pip install "neuraldigits[bench]")'
+            f'skipped, not installed: {", ".join(missing)} ({install_hint("bench")})'
         )
     if console.json_mode:
         console.json(

@@ -11,7 +11,7 @@ from .data import model_and_data
 HELP = "draw a saved model: learning curve, hidden neurons' weights, mistakes, confusion matrix"
 DESCRIPTION = (
     HELP + ".\n\nWrites learning_curve, hidden_weights, misclassified and confusion_matrix,\n"
-    "each as PNG and SVG, into --out. Needs the plot extra: pip install 'neuraldigits[plot]'."
+    "each as PNG and SVG, into --out. Needs the plot extra (matplotlib)."
 )
 
 

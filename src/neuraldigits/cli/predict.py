@@ -10,6 +10,7 @@ import numpy as np
 
 from ..confidence import MAX, MIN, check_min_confidence, confidence, is_unsure
 from ..errors import ImageError, NeuralDigitsError
+from ..extras import install_hint
 from ..geometry import PIXELS, SIDE
 from ..locations import default_model_path
 from ..modelfile import load
@@ -188,8 +189,8 @@ def _image_tools():
         from ..images.showinput import save_comparison
     except ImportError as e:
         raise NeuralDigitsError(
-            f"digits predict needs Pillow and SciPy ({e}); install them with "
-            "pip install 'neuraldigits[images]'"
+            f"digits predict needs Pillow and SciPy ({e}), the images extra: "
+            f"{install_hint('images')}"
         ) from None
     return preprocess, save_comparison
 

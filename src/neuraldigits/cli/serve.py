@@ -7,6 +7,7 @@ import ipaddress
 import socket
 
 from ..errors import ModelFileError, NeuralDigitsError
+from ..extras import install_hint
 from ..modelfile import load
 from ..models import shipped_name
 from .common import add_model_argument, positive_float, positive_int, resolve_model
@@ -24,7 +25,7 @@ DESCRIPTION = (
     HELP + ".\n\nServes a page with a drawing pad: after each stroke it shows the 28×28 image the "
     "network\nsees, the ten output activations, the answer and the hidden layer's activations "
     "(hover\na cell for that neuron's weights). The JSON API is described at /openapi.json.\n"
-    "Needs the web extra: pip install 'neuraldigits[web]'."
+    "Needs the web extra (FastAPI, uvicorn, Pillow, SciPy)."
 )
 
 
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise NeuralDigitsError(
             f"`digits serve` needs the web extra (missing module {e.name!r}): "
-            "pip install 'neuraldigits[web]'"
+            f"{install_hint('web')}"
         ) from None
     path = resolve_model(args.model, "serve")
     net = load(path)

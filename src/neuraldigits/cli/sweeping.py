@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from ..book.sweep import SweepError
+from ..extras import install_hint
 from .common import positive_int
 
 
@@ -45,6 +46,7 @@ def sweep_settings(args: argparse.Namespace) -> dict[str, Any]:
             __import__(module)
         except ImportError:
             raise SweepError(
-                f"--jobs and --cluster need {module}: pip install 'neuraldigits[cluster]'"
+                f"--jobs and --cluster need {module}, the cluster extra: "
+                f"{install_hint('cluster')}"
             ) from None
     return {"workers": args.jobs, "cluster": args.cluster}

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..costs import COSTS
 from ..errors import NeuralDigitsError
+from ..extras import install_hint
 from ..geometry import PIXELS, SIDE
 from ..locations import default_model_path
 from ..modelfile import save
@@ -373,7 +374,7 @@ def _augment(training, copies: int, seed: int):
         from ..images.augment import augmented
     except ImportError as e:
         raise NeuralDigitsError(
-            f"--augment needs SciPy ({e}); install it with pip install 'neuraldigits[images]'"
+            f"--augment needs SciPy ({e}), the images extra: {install_hint('images')}"
         ) from None
     print(
         f"Adding {plural(copies, 'distorted copy', 'distorted copies')} of each training image...",

@@ -11,7 +11,7 @@ order, same mini-batches, same equations — in one of three ways:
   threads.  The fastest.
 * ``"numba"``: the same loop compiled by numba (:mod:`.numba_kernel`), for
   float64 networks and for machines where the C kernel could not be built.
-  Needs the ``numba`` extra (``pip install "neuraldigits[numba]"``).
+  Needs the ``numba`` extra (:func:`neuraldigits.extras.install_hint` says how).
 * ``"numpy"``: vectorised numpy over each mini-batch with preallocated buffers;
   the fallback when neither is there.
 
@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
 from ..activations import SIGMOID_CLIP, sigmoid
+from ..extras import install_hint
 from ..network import Network, mini_batch_steps, weight_decay
 from . import ckernel
 from .sparse import sparse_rows
@@ -79,7 +80,9 @@ def _check_backend(backend: str, images: NDArray, dtype: np.dtype) -> None:
             'backend "c" was not built: reinstall with a C compiler (gcc or clang) present'
         )
     if backend == "numba" and compiled_kernels() is None:
-        raise RuntimeError('backend "numba" needs numba: pip install "neuraldigits[numba]"')
+        raise RuntimeError(
+            f'backend "numba" needs numba, the numba extra: {install_hint("numba")}'
+        )
     if backend == "c" and dtype != np.float32:
         raise ValueError(f'backend "c" trains float32 networks, not {dtype}; use "numba"')
     if backend != "numpy" and images.dtype not in _KERNEL_IMAGE_DTYPES:
