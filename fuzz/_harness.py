@@ -42,6 +42,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
+import warnings  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -93,6 +94,11 @@ def _child(connection, target: Target, budget_mb: float) -> None:
     The first few are a warm-up (imports, caches, first allocations), answered
     before the baseline RSS is taken and the address space is capped.
     """
+    # Decoders' own chatter (libtiff, Pillow's warnings) would fill the log; the
+    # outcome of each case comes back through the pipe, and a crash as an exit code.
+    warnings.simplefilter("ignore")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
     workdir = Path(tempfile.mkdtemp(prefix="neuraldigits-fuzz-"))
     for warm_up in connection.recv():
         _run_one(warm_up, target, workdir)

@@ -132,7 +132,7 @@ def _open(source: Source) -> Image.Image:
         with open_regular(
             source, "an image file", ImageError, max_bytes=MAX_FILE_BYTES, not_found="no such file"
         ) as f:
-            return _decode(_identify(f, name), name)
+            return _decode(_identify(_Sized(f), name), name)
     if isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) > MAX_FILE_BYTES:
             raise ImageError(
@@ -143,6 +143,24 @@ def _open(source: Source) -> Image.Image:
         f"cannot read a picture from a {type(source).__name__}; expected a path, image "
         "file bytes, a PIL image or a numpy array"
     )
+
+
+class _Sized:
+    """A file whose ``read(n)`` never asks for more than the file has left.
+
+    Decoders read lengths from the file (a PNG chunk may declare 2 GB), and a
+    buffered ``read(n)`` allocates n bytes before reading what is there.
+    """
+
+    def __init__(self, f: Any) -> None:
+        self._f, self._size = f, os.fstat(f.fileno()).st_size
+
+    def read(self, n: int | None = -1) -> bytes:
+        left = max(0, self._size - self._f.tell())
+        return self._f.read(left if n is None or n < 0 else min(n, left))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)
 
 
 def _identify(f: Any, name: str) -> Image.Image:
