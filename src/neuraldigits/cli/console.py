@@ -1,20 +1,19 @@
 """Where the command line's words go: one mechanism for ``-q``, ``-v`` and ``--json``.
 
-A command says four kinds of things, and :class:`Console` sends each to its place:
+A command says five kinds of things, and :class:`Console` sends each to its place:
 
-========== ================================== ========== ============ ==============
-kind       examples                           normal     ``-q``       ``--json``
-========== ================================== ========== ============ ==============
-result     "9538 / 10000 (95.38 %)"           stdout     stdout       (JSON) [#]_
-commentary "Data: ...", epoch lines           stdout     (dropped)    stderr
-note       "using your model ...", a NOTICE   stderr     (dropped)    stderr
-detail     data paths, kernel, timings        (dropped)  (dropped)    (dropped)
-warning    "warning: ... at chance level"     stderr     stderr       stderr
-========== ================================== ========== ============ ==============
+========== ================================ ========= ========= ========= ===========
+kind       examples                         normal    ``-q``    ``-v``    ``--json``
+========== ================================ ========= ========= ========= ===========
+result     "9538 / 10000 (95.38 %)"         stdout    stdout    stdout    the JSON
+commentary "Data: ...", epoch lines         stdout    (none)    stdout    stderr
+note       "using your model ..."           stderr    (none)    stderr    stderr
+detail     data paths, trainer, timings     (none)    (none)    stderr    (with -v)
+warning    "warning: ...", a NOTICE         stderr    stderr    stderr    stderr
+========== ================================ ========= ========= ========= ===========
 
-.. [#] With ``--json`` the result is the one JSON document on stdout
-   (:meth:`Console.json`), in place of the result lines.  ``-v`` shows
-   detail on stderr; ``-q`` and ``-v`` exclude each other.
+With ``--json`` the result is one JSON document on stdout (:meth:`Console.json`),
+in place of the result lines.  ``-q`` and ``-v`` exclude each other.
 
 Commentary is whatever a command ``print()``-s to stdout: :func:`redirected`
 points ``sys.stdout`` at the right stream while the command runs, so a line
