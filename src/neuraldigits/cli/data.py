@@ -96,7 +96,7 @@ def _run_download(args: argparse.Namespace) -> int:
             directory,
             mirrors=args.mirror,
             timeout=args.timeout,
-            progress=download_bars(),
+            progress=None if args.console.quiet else download_bars(),
             log=lambda line: print(f"digits data: {line}", file=sys.stderr, flush=True),
         )
     except DownloadError as e:
@@ -156,7 +156,7 @@ def load_for_command(
     data = load_data(
         path,
         dtype=dtype,
-        progress=download_bars(),
+        progress=None if quiet else download_bars(),
         log=None if quiet else lambda line: print(line, file=sys.stderr, flush=True),
     )
     if data.notice:
