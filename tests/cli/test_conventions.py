@@ -3,6 +3,7 @@ plurals, settings checked first, download failures said once."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -130,6 +131,10 @@ def test_interrupted_after_one_epoch_is_singular(tiny_mnist_dir, tmp_path, monke
     monkeypatch.setattr(train_module._Tracker, "after_epoch", stop_after_first)
     code, _, err = train(capsys, tiny_mnist_dir, "--epochs", "3", "--out", str(tmp_path / "m.npz"))
     assert code == 130 and "Interrupted after 1 epoch;" in err
+    code, out, _ = train(capsys, tiny_mnist_dir, "--epochs", "3", "--out", str(tmp_path / "m.npz"),
+                         "--json")  # fmt: skip
+    document = json.loads(out)  # an interrupted run still reports what it saved
+    assert code == 130 and document["interrupted"] is True and len(document["epochs"]) == 1
 
 
 def test_plural():
