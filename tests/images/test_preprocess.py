@@ -398,3 +398,39 @@ def test_a_rotated_large_jpeg_is_drafted_and_turned_upright():
     buffer = io.BytesIO()
     picture.rotate(90, expand=True).save(buffer, "JPEG", exif=exif, quality=90)
     assert close(preprocess(buffer.getvalue()), preprocess(seven(1024)), 0.05)
+
+
+def test_a_chunk_declaring_gigabytes_is_not_allocated(tmp_path):
+    """A 40-byte IDAT declaring 2 GB: Pillow once asked for all 2 GB before reading 40 bytes.
+
+    Run under a small address-space limit in a child, so that an allocation of the
+    declared size would fail there (a MemoryError) instead of passing unnoticed.
+    """
+    import subprocess
+    import sys
+
+    png = png_bytes(seven(40))
+    at = png.index(b"IDAT") - 4
+    (size,) = struct.unpack(">I", png[at : at + 4])
+    bad = tmp_path / "liar.png"
+    bad.write_bytes(png[:at] + struct.pack(">I", 0x7FFFFFFF) + png[at + 4 :])
+    script = f"""
+import os, resource
+from neuraldigits.errors import ImageError
+from neuraldigits.images.preprocess import preprocess
+pages = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+resource.setrlimit(resource.RLIMIT_AS, (pages + (256 << 20),) * 2)
+try:
+    preprocess({str(bad)!r})
+    print("read")
+except ImageError as e:
+    context = e.__context__
+    while context is not None and not isinstance(context, MemoryError):
+        context = context.__context__
+    print("memory error" if context else "refused:", e)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    # Pillow reads the 40 bytes that are there: the picture is read (or refused), never
+    # a MemoryError from asking for what the chunk declared.
+    assert done.stdout == "read\n" or done.stdout.startswith("refused: "), done.stdout
