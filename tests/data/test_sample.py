@@ -294,3 +294,32 @@ def test_baselines_offline_say_they_scored_the_sample(offline, capsys):
     assert main(["baselines", "--no-svm"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all("/ 1000" in line and "offline sample" in line for line in lines)
+
+
+def test_a_download_is_announced_once_bytes_arrive_and_offline_not_at_all(offline, monkeypatch):
+    from neuraldigits.data import sources
+    from neuraldigits.data.download import DownloadError
+
+    calls = []
+
+    def download(cache, *, timeout, progress):
+        calls.append(timeout)
+        progress("train-images-idx3-ubyte.gz", 1, 10)
+        progress("train-images-idx3-ubyte.gz", 10, 10)
+        write_mnist_dir(cache, n_train=120, n_test=20)
+
+    monkeypatch.setattr(sources, "download_mnist", download)
+    lines = []
+    loaded = load_data(log=lines.append)
+    assert lines == [f"no MNIST found; downloading it into {offline}"]
+    assert calls == [sources.AUTO_DOWNLOAD_TIMEOUT] and not loaded.is_sample
+
+    def unreachable(cache, *, timeout, progress):
+        raise DownloadError("could not download", ["http://a/x: unreachable", "http://b/x: 404"])
+
+    shutil.rmtree(offline)
+    monkeypatch.setattr(sources, "download_mnist", unreachable)
+    lines.clear()
+    loaded = load_data(log=lines.append)
+    assert lines == [] and loaded.is_sample  # offline, the notice is the only message
+    assert "2 mirrors tried; the first: http://a/x: unreachable" in loaded.notice
