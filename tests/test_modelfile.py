@@ -24,6 +24,7 @@ def test_round_trip_gives_identical_outputs_and_metadata(tmp_path, dtype):
     assert again.metadata["training"] == {"eta": 3.0}
     assert again.metadata["history"] == [{"epoch": 0}]
     assert again.metadata["format"] == "neuraldigits-model"
+    assert all(a.flags.writeable and a.flags.c_contiguous for a in again.weights + again.biases)
 
 
 def test_save_leaves_no_temporary_files_and_replaces_atomically(tmp_path):

@@ -251,7 +251,8 @@ def _read_array(
         data = member.read(n_bytes)
         if len(data) != n_bytes:
             raise ModelFileError(f"{path}: array {name} is truncated")
-    array = np.frombuffer(data, dtype=dtype)
+    # A bytearray, so that the arrays are writable (a loaded network can train on).
+    array = np.frombuffer(bytearray(data), dtype=dtype)
     array = array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
     return np.ascontiguousarray(array, dtype=dtype.newbyteorder("="))
 
