@@ -168,7 +168,7 @@ def test_offline_fallback_uses_the_sample_and_says_so(offline):
     loaded = load_data()
     assert loaded.is_sample and len(loaded.training[1]) == 5000 and len(loaded.test[1]) == 1000
     assert "downloading it failed" in loaded.notice and "digits data download" in loaded.notice
-    assert "127.0.0.1" in loaded.notice  # why the download failed
+    assert "(1 mirror tried; the first: http://127.0.0.1:" in loaded.notice  # why it failed
     assert "\n" not in loaded.notice
     assert loaded.origins["test"]["source"] == "sample"
     assert mnist_images(loaded.origins["test"])[0] == "test"

@@ -32,6 +32,7 @@ import numpy as np
 from ..errors import DataError
 from ..locations import default_data_dir
 from ..network import Dataset
+from ..wording import plural
 from .bookpickle import load_book_pickle
 from .download import OFFICIAL, DownloadError, Log, Progress, download_mnist, sha256_of
 from .mnist import _scale as scale
@@ -120,7 +121,7 @@ def _why(error: DownloadError) -> str:
     if not error.failures:
         return str(error).splitlines()[0].rstrip(";: ")
     first = error.failures[0]
-    return f"{len(error.failures)} mirrors tried; the first: {first}"
+    return f"{plural(len(error.failures), 'mirror')} tried; the first: {first}"
 
 
 def _load_explicit(path: Path, dtype: Any) -> LoadedData:
