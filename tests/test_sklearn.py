@@ -116,7 +116,7 @@ def test_grid_search_over_a_pipeline_and_cross_validation_on_mnist(mnist):
     )
     grid = GridSearchCV(
         pipeline, {"net__eta": [0.5, 3.0], "net__hidden_layer_sizes": [(10,), (30,)]},
-        cv=2, n_jobs=2,
+        cv=2,
     )  # fmt: skip
     grid.fit(X, y)
     # The book's η = 3 learns in 5 epochs of 5,000 images (~0.87); η = 0.5 is still slow (~0.5).
