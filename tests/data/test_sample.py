@@ -323,3 +323,14 @@ def test_a_download_is_announced_once_bytes_arrive_and_offline_not_at_all(offlin
     loaded = load_data(log=lines.append)
     assert lines == [] and loaded.is_sample  # offline, the notice is the only message
     assert "2 mirrors tried; the first: http://a/x: unreachable" in loaded.notice
+
+
+def test_tables_of_scores_on_the_sample_are_captioned_so(offline, capsys):
+    from neuraldigits.cli.data import sample_note
+
+    assert main(["experiment", "output-encoding", "--seeds", "1", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    caption = out.index(sample_note(load_data()))
+    assert out[caption - 1].startswith("Final test accuracy")
+    assert "1,000 test digits" in out[caption]
+    assert sample_note(load_data(write_mnist_dir(offline.parent / "full", n_train=120))) is None

@@ -21,7 +21,7 @@ from ..training.bench import (
 from ..wording import plural
 from .common import add_data_argument, positive_int
 from .console import add_json_argument
-from .data import load_for_command
+from .data import load_for_command, sample_note
 
 HELP = "time one SGD epoch of the book's recipe: our trainer next to its peers"
 DESCRIPTION = (
@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     timings, skipped = run_peers(training, test, recipe, [p for p in peers if available(p)])
+    if note := sample_note(data):
+        console.result(note)
     console.result(format_table(timings))
     missing = [p for p in peers if not available(p)] + skipped
     if missing:

@@ -166,6 +166,20 @@ def load_for_command(
     return data
 
 
+def sample_note(data: LoadedData) -> str | None:
+    """The line to print above a table of scores computed on the offline sample; else None.
+
+    Tables cannot tag every row, so they get this line instead: a score on the
+    sample's 1,000 test digits must never pass for one on MNIST's 10,000.
+    """
+    if not data.is_sample:
+        return None
+    return (
+        f"(scores below are on the offline sample: its {len(data.test[1]):,} test digits, from "
+        "MNIST's test set, not all 10,000)"
+    )
+
+
 def model_and_test_set(
     model: str | None, data: str | None, command: str, console: Console | None = None
 ) -> tuple[Network, Dataset]:

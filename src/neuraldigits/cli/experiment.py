@@ -15,7 +15,7 @@ import numpy as np
 from ..book.experiments import gd_vs_sgd, output_encoding
 from ..wording import plural
 from .common import add_data_argument, positive_float, positive_int
-from .data import load_for_command
+from .data import load_for_command, sample_note
 from .helptext import plain
 from .sweeping import add_sweep_arguments, sweep_settings
 
@@ -97,6 +97,8 @@ def _run_output_encoding(args: argparse.Namespace) -> int:
     )
     width = max(map(len, output_encoding.ENCODINGS))
     say(f"\nFinal test accuracy after {plural(args.epochs, 'epoch')}:")
+    if note := sample_note(data):
+        say(note)
     header = "  ".join(f"seed {s:<3}" for s in seeds)
     say(f"{'encoding':<{width}}  {header}  mean ± sd          min – max")
     for encoding in output_encoding.ENCODINGS:
@@ -144,6 +146,8 @@ def _run_gd_vs_sgd(args: argparse.Namespace) -> int:
         on_progress=lambda text: print(text, flush=True),
     )
     n = result.training_examples
+    if note := sample_note(data):
+        say("\n" + note)
     say(f"\n{'':<42} {'grad. evals':>12} {'seconds':>8} {'cost C':>8} {'accuracy':>9}")
     for name, p in (
         ("mini-batch SGD", result.sgd.last),

@@ -10,7 +10,7 @@ from ..book.reproduce import run as reproduce
 from ..book.reproduce import tables, to_markdown
 from .common import add_data_argument, positive_int
 from .console import add_json_argument
-from .data import load_for_command
+from .data import load_for_command, sample_note
 from .sweeping import add_sweep_arguments, sweep_settings
 
 HELP = "rerun the book's experiments and baselines; print them beside the book's figures"
@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         **where,
     )
     print()
+    if note := sample_note(data):
+        console.result(note)
     console.result(tables(result))
     if console.json_mode:
         console.json(_document(result, data))
