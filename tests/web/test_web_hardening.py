@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason="the web extra is not installed: pip install -e '.[web]'")
-import httpx  # noqa: E402
+import httpx2  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
@@ -47,7 +47,7 @@ def client(net) -> TestClient:
     return TestClient(create_app(net))
 
 
-def assert_security_headers(reply: httpx.Response) -> None:
+def assert_security_headers(reply: httpx2.Response) -> None:
     for name, value in SECURITY_HEADERS:
         assert reply.headers.get(name) == value, (reply.request.url, name)
     assert "frame-ancestors 'none'" in reply.headers["content-security-policy"]
@@ -326,7 +326,7 @@ def test_a_kept_alive_connection_is_closed_once_idle(quick_server):
 
 
 def test_a_wrong_host_is_refused_by_the_real_server(quick_server):
-    reply = httpx.get(f"http://127.0.0.1:{quick_server}/", headers={"Host": "evil.example"})
+    reply = httpx2.get(f"http://127.0.0.1:{quick_server}/", headers={"Host": "evil.example"})
     assert reply.status_code == 400
     assert_security_headers(reply)
     assert "server" not in reply.headers  # no banner
@@ -337,7 +337,7 @@ def test_a_flood_of_idle_connections_cannot_starve_real_requests(net):
     limits = ServerLimits(request_timeout=30, max_connections=5)
     with running(create_app(net), limits) as port:
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
-        reply = httpx.post(f"http://127.0.0.1:{port}/api/predict", json=[0.0] * 784)
+        reply = httpx2.post(f"http://127.0.0.1:{port}/api/predict", json=[0.0] * 784)
         assert reply.status_code == 200
         # The oldest idle connection made room for the real one.
         assert closed_by_server(idle[0])
