@@ -18,7 +18,7 @@ from ..data.download import (
 )
 from ..data.mnist import search
 from ..data.provenance import overlap
-from ..data.sample import locate_sample
+from ..data.sample import LICENCE_PATH, read_sample
 from ..data.sources import LoadedData, load_data
 from ..errors import DataError, NeuralDigitsError
 from ..locations import DATA_ENV, default_data_dir
@@ -131,9 +131,14 @@ def _run_info(args: argparse.Namespace) -> int:
     if not any(place.why == f"${DATA_ENV}" for place in places):
         say(f"  (set ${DATA_ENV} or pass --data DIR to use another directory)")
     try:
-        say(f"Offline sample (used when no MNIST can be found or downloaded): {locate_sample()}")
+        sample = read_sample()
     except DataError as e:
         say(f"Offline sample: not available: {e}")
+    else:
+        sizes = " / ".join(f"{len(labels):,}" for _, labels in sample.sets.values())
+        say(f"Offline sample (used when no MNIST can be found or downloaded): {sample.path}")
+        say(f"  {sizes} training / validation / test digits of MNIST, the test digits from its")
+        say(f"  test set; CC BY-SA 3.0, attribution and provenance in {LICENCE_PATH.name}")
     say("Download mirrors, tried in order:")
     for mirror in default_mirrors():
         say(f"  {mirror}")
