@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 
-from neuraldigits.modelfile import load, save
+from neuraldigits.modelfile import _init_of, load, save
 from neuraldigits.network import Network
 from neuraldigits.progress import TrainingBar
 
@@ -102,3 +102,23 @@ def test_progress_with_a_stream(progress, capsys):
     history = Network([12, 5, 3], seed=4).sgd(_Stream(_data()), 2, 10, 3.0, progress=progress)
     assert len(history) == 2
     assert ("600/600" in capsys.readouterr().err) == progress
+
+
+
+def test_a_loaded_network_knows_how_its_weights_started(tmp_path):
+    net = Network([4, 3, 2], seed=5, init="scaled", cost="cross-entropy")
+    assert repr(load(save(net, tmp_path / "m.npz"))) == repr(net)
+
+
+@pytest.mark.parametrize(
+    "meta, init",
+    [
+        ({"init": "scaled", "training": {"init": "large"}}, "scaled"),  # save's record wins
+        ({"training": {"init": "scaled"}}, "scaled"),  # saved before init was recorded
+        ({"training": {}}, "large"),
+        ({"init": "unknown"}, "large"),
+        ({}, "large"),
+    ],
+)
+def test_files_without_an_init_record_take_it_from_their_training_settings(meta, init):
+    assert _init_of(meta) == init

@@ -27,7 +27,7 @@ from .budget import describe as describe_bytes
 from .budget import resolve as resolve_budget
 from .costs import COSTS
 from .errors import ModelFileError
-from .network import Network, overflow_reason
+from .network import INITS, Network, overflow_reason
 from .untrusted import open_regular
 from .version import __version__
 
@@ -49,6 +49,7 @@ def save(net: Network, path: str | os.PathLike[str], **metadata: Any) -> Path:
         library_version=__version__,
         sizes=list(net.sizes),
         cost=net.cost.name,
+        init=net.init,
         dtype=net.dtype.name,
         saved_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
@@ -430,10 +431,20 @@ def _build(
     reason = overflow_reason(weights, biases)
     if reason is not None:
         raise ModelFileError(f"{path}: {reason}, so its outputs would be NaN; refusing the model")
-    net = Network(sizes, dtype=dtype, cost=meta["cost"], seed=0)
+    net = Network(sizes, dtype=dtype, cost=meta["cost"], init=_init_of(meta), seed=0)
     net.weights, net.biases = weights, biases
     net.metadata = meta
     return net
+
+
+def _init_of(meta: dict[str, Any]) -> str:
+    """How the saved weights started (for repr and summary): as save recorded it, or in
+    files from before it did, as the training settings say; "large" when neither does."""
+    training = meta.get("training")
+    for init in (meta.get("init"), training.get("init") if isinstance(training, dict) else None):
+        if init in INITS:
+            return init
+    return "large"
 
 
 def _expect(shape, dtype, path, name, sizes) -> Callable[[tuple[int, ...], np.dtype], None]:
