@@ -5,7 +5,8 @@ The tree reads as a table of contents, from the bottom layer up:
 * the core, here: :mod:`.network` (the book's Network), :mod:`.activations`,
   :mod:`.costs`, :mod:`.plateau` (early stopping, the η schedule),
   :mod:`.modelfile` (models as .npz + JSON), :mod:`.models` (the shipped
-  reader), :mod:`.confidence`, :mod:`.atomic`, :mod:`.errors`,
+  reader), :mod:`.confidence`, :mod:`.summary` (``Network.summary()``),
+  :mod:`.progress` (``sgd(..., progress=True)``), :mod:`.atomic`, :mod:`.errors`,
   :mod:`.locations`, :mod:`.geometry`, :mod:`.version`;
 * :mod:`.data` (MNIST and where it comes from), :mod:`.training` (the fast
   paths), :mod:`.images` (pictures in, distortions out);
