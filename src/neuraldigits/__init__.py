@@ -4,14 +4,17 @@ The tree reads as a table of contents, from the bottom layer up:
 
 * the core, here: :mod:`.network` (the book's Network), :mod:`.activations`,
   :mod:`.costs`, :mod:`.plateau` (early stopping, the η schedule),
-  :mod:`.modelfile` (models as .npz + JSON), :mod:`.models` (the shipped
+  :mod:`.modelfile` (models as .npz + JSON), :mod:`.onnx_export` (models as
+  ONNX graphs, with the ``onnx`` extra), :mod:`.models` (the shipped
   reader), :mod:`.confidence`, :mod:`.summary` (``Network.summary()``),
   :mod:`.progress` (``sgd(..., progress=True)``), :mod:`.atomic`, :mod:`.errors`,
   :mod:`.locations`, :mod:`.geometry`, :mod:`.version`;
 * :mod:`.data` (MNIST and where it comes from), :mod:`.training` (the fast
   paths), :mod:`.images` (pictures in, distortions out);
 * :mod:`.book` (perceptrons, circuits, baselines, the chapters' experiments and
-  plots) and :mod:`.recipes` (training recipes by name);
+  plots, and :mod:`.book.sweep`: seeded runs over processes or a Dask cluster),
+  :mod:`.recipes` (training recipes by name) and :mod:`.sklearn` (the network as a
+  scikit-learn estimator, with the ``sklearn`` extra);
 * :mod:`.cli` and :mod:`.web` at the top.
 
 A layer imports only the layers below it (``lint-imports`` checks this).
