@@ -46,9 +46,8 @@ def _outputs(cell, kind: str) -> list:
 
 
 def _text(cell) -> str:
-    return "".join(
-        o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", [])
-    )
+    outputs = cell.get("outputs", [])
+    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in outputs)
 
 
 def test_the_tour_is_stored_without_outputs():

@@ -104,7 +104,6 @@ def test_progress_with_a_stream(progress, capsys):
     assert ("600/600" in capsys.readouterr().err) == progress
 
 
-
 def test_a_loaded_network_knows_how_its_weights_started(tmp_path):
     net = Network([4, 3, 2], seed=5, init="scaled", cost="cross-entropy")
     assert repr(load(save(net, tmp_path / "m.npz"))) == repr(net)
