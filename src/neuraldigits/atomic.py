@@ -83,6 +83,20 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename itself durable, so that a power cut cannot undo it (POSIX only:
+    Windows cannot open a directory, and its renames need no such step)."""
+    if fcntl is None:
+        return
+    with contextlib.suppress(OSError):  # a file system that cannot sync a directory
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def temporaries(path: str | os.PathLike[str]) -> list[Path]:
