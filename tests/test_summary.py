@@ -121,3 +121,12 @@ def test_a_loaded_network_knows_how_its_weights_started(tmp_path):
 )
 def test_files_without_an_init_record_take_it_from_their_training_settings(meta, init):
     assert _init_of(meta) == init
+
+
+def test_progress_of_a_resumed_run_counts_only_the_epochs_left(capsys):
+    net, states = Network([12, 5, 3], seed=6), []
+    net.sgd(_data(), 1, 10, 3.0, on_epoch_end=states.append)
+    history = net.sgd(_data(), 3, 10, 3.0, state=states[-1], progress=True)
+    assert [r.epoch for r in history] == [0, 1, 2]
+    err = capsys.readouterr().err
+    assert "Epoch 1 of 3" in err and "600/600" in err and "900" not in err

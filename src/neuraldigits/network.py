@@ -387,14 +387,15 @@ class Network:
         if stream is None:  # one set for every epoch, checked even for 0 epochs
             data, images, labels = self._training_set(training_data)
         rng = self.rng if rng is None else rng
-        if progress:  # a tqdm.auto bar, fed by the same callbacks as anyone's
-            bar = TrainingBar(int(epochs), None if stream is not None else len(labels))
-            callback, on_batch = bar.callbacks(callback, on_batch)
         if state is None:
             state = SgdState(History(), Plateau(eta, early_stop, eta_schedule))
         _check_state(state, eta, early_stop, eta_schedule)
         history, plateau, trainer = state.history, state.plateau, None
         first = int(epochs) if history.stopped else state.next_epoch  # a stopped run stays so
+        if progress:  # a tqdm.auto bar, fed by the same callbacks as anyone's
+            n = None if stream is not None else len(labels)
+            bar = TrainingBar(int(epochs), n, first_epoch=first)
+            callback, on_batch = bar.callbacks(callback, on_batch)
         for epoch in range(first, int(epochs)):
             if stream is not None:
                 data, images, labels = self._training_set(stream(epoch))

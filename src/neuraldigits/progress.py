@@ -17,20 +17,27 @@ EpochResult = Any
 
 
 class TrainingBar:
-    """One bar over ``epochs`` epochs of ``images_per_epoch`` images each.
+    """One bar over epochs ``first_epoch`` to ``epochs`` − 1, of ``images_per_epoch`` images each.
 
     ``images_per_epoch`` may be None (a stream of training sets, whose size is
-    known once its first epoch is done).  Feed it through :meth:`callbacks`;
-    :meth:`close` when training ends.
+    known once its first epoch is done); ``first_epoch`` > 0 for a resumed run.
+    Feed it through :meth:`callbacks`; :meth:`close` when training ends.
     """
 
-    def __init__(self, epochs: int, images_per_epoch: int | None, **tqdm_options: Any) -> None:
+    def __init__(
+        self,
+        epochs: int,
+        images_per_epoch: int | None,
+        first_epoch: int = 0,
+        **tqdm_options: Any,
+    ) -> None:
         from tqdm.auto import tqdm
 
         self.epochs = epochs
+        self.remaining = max(epochs - first_epoch, 0)
         self.seen = 0  # images trained on in the current epoch
-        total = epochs * images_per_epoch if images_per_epoch else None
-        options = dict(unit="img", unit_scale=True, leave=True, desc=self._desc(0))
+        total = self.remaining * images_per_epoch if images_per_epoch else None
+        options = dict(unit="img", unit_scale=True, leave=True, desc=self._desc(first_epoch))
         self.bar = tqdm(total=total, **(options | tqdm_options))
 
     def _desc(self, epoch: int) -> str:
@@ -44,7 +51,7 @@ class TrainingBar:
     def epoch_done(self, result: EpochResult) -> None:
         """Show the epoch's scores, and learn the epoch size of a stream (sgd's ``callback``)."""
         if self.bar.total is None:
-            self.bar.total = self.epochs * self.seen
+            self.bar.total = self.remaining * self.seen
         self.seen = 0
         scores = [
             f"{name} {100 * score.accuracy:.2f} %"
