@@ -169,3 +169,13 @@ def test_missing_foreign_and_damaged_checkpoints_are_refused_by_name(tmp_path):
 def test_the_checkpoint_lives_beside_the_model():
     assert checkpoint_path("/a/model.npz").as_posix() == "/a/model.ckpt.npz"
     assert checkpoint_path("run").as_posix() == "run.ckpt.npz"
+
+
+def test_sgd_refuses_a_state_from_a_run_with_other_stopping_rules(tmp_path):
+    run_saving_every_epoch(tmp_path, TRAINING, 1, BOOK)
+    net = Network(SIZES, seed=7)
+    state = load_checkpoint(tmp_path / "0.npz").restore(net)
+    with pytest.raises(ValueError, match="state= comes from a run with eta, early_stop"):
+        sgd(net, TRAINING, 3, dict(eta=0.5), state=state)
+    with pytest.raises(ValueError, match="state= comes from a run"):
+        sgd(net, TRAINING, 3, dict(eta=3.0, early_stop=2), state=state)

@@ -8,7 +8,9 @@ What it holds:
   when a C compiler is present; :mod:`.numba_kernel` — the same loop for numba,
   float64 and machines without a C compiler; :mod:`.sparse` — images as lists of
   their ink pixels, which both kernels read;
-* :mod:`.bench` — our trainer timed beside the book's algorithm and its peers.
+* :mod:`.bench` — our trainer timed beside the book's algorithm and its peers;
+* :mod:`.checkpoint` — a run saved after every epoch (weights, velocities,
+  generator, history, settings, data fingerprint), to resume it exactly.
 
 It builds on the core (:mod:`neuraldigits.network`, :mod:`neuraldigits.activations`)
 and may import nothing above it.  :class:`~neuraldigits.network.Network` cannot
