@@ -332,6 +332,30 @@ def test_a_wrong_host_is_refused_by_the_real_server(quick_server):
     assert "server" not in reply.headers  # no banner
 
 
+def test_a_body_found_malformed_after_the_app_started_is_a_400_not_an_app_error(quick_server):
+    # Found by fuzz/fuzz_http.py: valid headers start the app, then the chunked body is
+    # junk; uvicorn answered 400 itself and the app's own answer hit h11's closed state.
+    errors = []
+    catcher = logging.Handler()
+    catcher.emit = lambda record: errors.append(record) if record.levelno >= logging.ERROR else None
+    logging.getLogger("uvicorn.error").addHandler(catcher)
+    try:
+        conn = socket.create_connection(("127.0.0.1", quick_server))
+        conn.sendall(
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+        )
+        conn.settimeout(SAFETY)
+        answer = b""
+        while piece := conn.recv(65536):
+            answer += piece
+        conn.close()
+        threading.Event().wait(0.2)  # the app's task finishes after the 400 went out
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(catcher)
+    assert answer.startswith(b"HTTP/1.1 400") and b"x-frame-options: DENY" in answer
+    assert errors == []
+
+
 def test_a_flood_of_idle_connections_cannot_starve_real_requests(net):
     # Requests get 30 s to arrive, so only the cap can close the idle ones here.
     limits = ServerLimits(request_timeout=30, max_connections=5)

@@ -86,6 +86,20 @@ class Prediction(BaseModel):
     )
 
 
+class Error(BaseModel):
+    """A refused request: what was expected, and what came instead."""
+
+    detail: str
+
+
+def _errors(**meanings: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for refusals: status (``e400``) → what it means."""
+    return {int(code[1:]): {"model": Error, "description": text} for code, text in meanings.items()}
+
+
+_BUSY = "the pad is busy (too many requests in hand); try again in a second"
+
+
 class ModelInfo(BaseModel):
     """The served network and how it was trained."""
 
@@ -226,7 +240,7 @@ def create_app(
     def index() -> HTMLResponse:
         return HTMLResponse(page)
 
-    @app.get("/api/model", response_model=ModelInfo)
+    @app.get("/api/model", response_model=ModelInfo, responses=_errors(e503=_BUSY))
     def model() -> ModelInfo:
         return ModelInfo(
             label=label,
@@ -237,7 +251,10 @@ def create_app(
             metadata=net.metadata,
         )
 
-    @app.get("/api/hidden/{neuron}")
+    @app.get(
+        "/api/hidden/{neuron}",
+        responses=_errors(e404="no such neuron, or no hidden layer", e503=_BUSY),
+    )
     def hidden(neuron: int) -> dict[str, Any]:
         """Incoming weights of neuron ``neuron`` of the first hidden layer, as a 28×28 picture."""
         if net.num_layers <= 2:
@@ -250,6 +267,13 @@ def create_app(
     @app.post(
         "/api/predict",
         response_model=Prediction,
+        responses=_errors(
+            e400="an empty body, JSON that does not parse, or a malformed PNG",
+            e413=f"a body over the size limit, or a PNG over {MAX_IMAGE_SIDE} pixels a side",
+            e415="neither a PNG nor JSON",
+            e422="pixels or min_confidence out of range, or a PNG with no readable digit",
+            e503=_BUSY,
+        ),
         openapi_extra={
             "requestBody": _PREDICT_BODY,
             "parameters": [_MIN_CONFIDENCE_PARAMETER],

@@ -33,11 +33,13 @@ from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .logs import RateLimitFilter
+from .middleware import SECURITY_HEADERS
 
 # Descriptors kept free beyond the connections: the listening socket, the event
 # loop, the model and static files, the log.
 SPARE_DESCRIPTORS = 64
 _WAITING_STATES = (h11.IDLE, h11.SEND_BODY)  # the client has not sent a whole request yet
+_SECURITY = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS]
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,31 @@ def guarded_protocol(request_timeout: float, max_connections: int) -> type[H11Pr
                 waiting[self] = None
                 if self.conn.their_state is h11.SEND_BODY or self.conn.trailing_data[0]:
                     self._arm()
+
+        def send_400_response(self, msg: str) -> None:
+            # h11 can find a request malformed after the app has started on it (a bad
+            # chunked body): uvicorn then answers 400 itself, and the app's own answer
+            # would later break h11's state ("Exception in ASGI application").  Tell the
+            # app its client is gone, and put the security headers on the 400 too.
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()
+                if cycle.response_started:  # too late for a 400
+                    self.transport.close()
+                    return
+            headers = [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"connection", b"close"),
+                *_SECURITY,
+            ]
+            for event in (
+                h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+                h11.Data(data=msg.encode("ascii")),
+                h11.EndOfMessage(),
+            ):
+                self.transport.write(self.conn.send(event))
+            self.transport.close()
 
         def _wait(self) -> None:
             waiting[self] = None
