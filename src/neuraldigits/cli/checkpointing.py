@@ -118,9 +118,8 @@ class RunCheckpoint:
         """The run's seed: ``--seed`` if given, else the resumed run's, else a fresh one."""
         if given is not None:
             return given
-        if self.resumed is not None:
-            return self.resumed.settings["seed"]
-        return secrets.randbits(32)
+        seed = None if self.resumed is None else self.resumed.settings.get("seed")
+        return seed if isinstance(seed, int) else secrets.randbits(32)
 
     def begin(
         self, net: Network, tracker: Any, settings: dict[str, Any], data: tuple[Dataset, ...]
@@ -144,10 +143,11 @@ class RunCheckpoint:
             )
         state = self.resumed.restore(net)
         tracker.history = list(state.history)
-        tracker.best = net.copy()
-        tracker.best.weights, tracker.best.biases = ([a.copy() for a in arrays]
-                                                     for arrays in state.best)  # fmt: skip
-        tracker.best_epoch = state.plateau.best_epoch
+        if state.best is not None:  # always, after an epoch with a validation set
+            tracker.best = net.copy()
+            tracker.best.weights, tracker.best.biases = ([a.copy() for a in arrays]
+                                                         for arrays in state.best)  # fmt: skip
+            tracker.best_epoch = state.plateau.best_epoch
         tracker.warned = bool(self.resumed.metadata.get("warned", False))
         print(
             f"Resuming from {self.path}: {len(state.history)} of {settings['epochs']} epochs "
