@@ -61,18 +61,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     limits = parser.add_argument_group("limits")
     limits.add_argument(
         "--max-body-bytes",
+        metavar="BYTES",
         type=positive_int,
         default=MAX_BODY_BYTES,
         help="larger request bodies get 413",
     )
     limits.add_argument(
         "--max-busy",
+        metavar="N",
         type=positive_int,
         default=MAX_BUSY,
         help="requests in hand at once; more get 503 at once instead of waiting",
     )
     limits.add_argument(
         "--max-connections",
+        metavar="N",
         type=positive_int,
         default=MAX_CONNECTIONS,
         help="open connections; a new one beyond this closes the oldest connection that "
@@ -80,6 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     limits.add_argument(
         "--request-timeout",
+        metavar="SECONDS",
         type=positive_float,
         default=REQUEST_TIMEOUT,
         help="seconds a client has to send a whole request (headers and body) once it "
@@ -87,6 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     limits.add_argument(
         "--keep-alive",
+        metavar="SECONDS",
         type=positive_float,
         default=KEEP_ALIVE,
         help="seconds an idle connection stays open after an answer",
