@@ -132,7 +132,7 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
 
 
 def npy_bytes(array=None, *, header=None, data=b""):
-    """A .npy member: numpy's own encoding of ``array``, or ``header`` (a dict literal) + ``data``."""
+    """A .npy member: numpy's encoding of ``array``, or ``header`` (a dict literal) + ``data``."""
     if array is not None:
         buffer = io.BytesIO()
         np.lib.format.write_array(buffer, array, allow_pickle=False)
