@@ -434,3 +434,16 @@ except ImageError as e:
     # Pillow reads the 40 bytes that are there: the picture is read (or refused), never
     # a MemoryError from asking for what the chunk declared.
     assert done.stdout == "read\n" or done.stdout.startswith("refused: "), done.stdout
+
+
+def test_a_transparency_table_longer_than_the_palette_is_an_image_error(tmp_path):
+    """Found by fuzz/fuzz_picture.py: Pillow decodes it, then fails converting it to RGBA."""
+    png = png_bytes(seven(40).convert("P", palette=Image.Palette.ADAPTIVE, colors=2))
+    table = bytes(300)
+    chunk = struct.pack(">I", len(table)) + b"tRNS" + table
+    chunk += struct.pack(">I", zlib.crc32(b"tRNS" + table))
+    at = png.index(b"IEND") - 4
+    path = tmp_path / "palette.png"
+    path.write_bytes(png[:at] + chunk + png[at:])
+    with pytest.raises(ImageError, match=r"palette\.png: corrupt image data"):
+        preprocess(path)

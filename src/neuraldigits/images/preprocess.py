@@ -110,7 +110,16 @@ def load_image(source: Source) -> NDArray[np.float32]:
     name = describe(source)
     if isinstance(source, np.ndarray):
         return _array_grey(source, name)
-    return _array_grey(_pil_array(_open(source), name), name)
+    image = _open(source)
+    try:
+        # Converting can still meet the file's faults (a transparency table longer
+        # than the palette, say): they too are the file's, not a bug here.
+        pixels = _pil_array(image, name)
+    except ImageError:
+        raise
+    except Exception as e:
+        raise ImageError(f"{name}: corrupt image data ({e})") from None
+    return _array_grey(pixels, name)
 
 
 # What a picture of a digit may come as.  Pillow knows more formats, some of
