@@ -55,6 +55,22 @@ def test_digits_train_recipe_reader_with_overrides(tiny_mnist_dir, tmp_path, cap
     assert training["lmbda"] == reader.lmbda and training["momentum"] == reader.momentum
 
 
+def test_an_option_given_at_the_book_value_still_overrides_the_recipe():
+    """`--recipe reader --epochs 30 --mini-batch-size 10 --sizes 784,30,10` means those values,
+    though they equal the parser's defaults; options not given take the recipe's."""
+    from neuraldigits.cli.train import _recipe
+
+    argv = ["train", "--recipe", "reader", "--epochs", "30", "--sizes", "784,30,10",
+            "--cost", "quadratic"]  # fmt: skip
+    recipe = _recipe(build_parser().parse_args(argv))
+    reader = RECIPES["reader"]
+    assert recipe.epochs == 30 and recipe.hidden == (30,) and recipe.cost == "quadratic"
+    assert recipe.eta == reader.eta and recipe.momentum == reader.momentum
+    assert recipe.eta_schedule == reader.eta_schedule and recipe.distort
+    untouched = _recipe(build_parser().parse_args(["train", "--recipe", "reader"]))
+    assert untouched == reader
+
+
 def test_augment_is_refused_with_the_reader_recipe(tiny_mnist_dir, capsys):
     argv = ["train", "--recipe", "reader", "--augment", "--data", str(tiny_mnist_dir)]
     assert main(argv) == 1

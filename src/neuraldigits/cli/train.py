@@ -45,7 +45,20 @@ SAMPLE_TAG = " [offline sample]"
 CHANCE_MARGIN = 0.05
 
 
+class Given(argparse.Action):
+    """Store an option's value and remember that it was given on the command line.
+
+    ``--recipe`` yields to exactly these options; comparing a value with the parser's
+    default cannot tell ``--epochs 30`` from no ``--epochs`` at all.
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.given = getattr(namespace, "given", frozenset()) | {self.dest}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(given=frozenset())
     parser.add_argument(
         "--recipe",
         choices=list(RECIPES),
@@ -56,20 +69,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sizes",
+        action=Given,
         type=layer_sizes,
         default=f"{PIXELS},30,10",
         metavar="N,N,...",
         help="neurons per layer, input first",
     )
-    parser.add_argument("--epochs", type=positive_int, default=30, help="passes over the data")
+    parser.add_argument(
+        "--epochs", action=Given, type=positive_int, default=30, help="passes over the data"
+    )
     parser.add_argument(
         "--mini-batch-size",
+        action=Given,
         type=positive_int,
         default=10,
         metavar="M",
         help="examples per gradient step",
     )
-    parser.add_argument("--eta", type=positive_float, default=3.0, help="learning rate η")
+    parser.add_argument(
+        "--eta", action=Given, type=positive_float, default=3.0, help="learning rate η"
+    )
     parser.add_argument(
         "--seed",
         type=int,
@@ -79,18 +98,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cost",
+        action=Given,
         choices=list(COSTS),
         default="quadratic",
         help="the cost SGD minimises: chapter 1's quadratic, or chapter 3's cross-entropy",
     )
     parser.add_argument(
         "--init",
+        action=Given,
         choices=list(INITS),
         default="large",
         help="how weights start: chapter 1's N(0, 1) (large), or chapter 3's N(0, 1/n_in) (scaled)",
     )
     parser.add_argument(
         "--lmbda",
+        action=Given,
         type=non_negative_float,
         default=0.0,
         metavar="λ",
@@ -98,6 +120,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--momentum",
+        action=Given,
         type=fraction,
         default=0.0,
         metavar="μ",
@@ -105,6 +128,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--early-stop",
+        action=Given,
         type=positive_int,
         default=None,
         metavar="N",
@@ -112,6 +136,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--eta-schedule",
+        action=Given,
         type=positive_int,
         default=None,
         metavar="N",
@@ -313,16 +338,17 @@ _RECIPE_OPTIONS = ("epochs", "mini_batch_size", "eta", "cost", "init", "lmbda", 
 
 
 def _recipe(args: argparse.Namespace) -> Recipe:
-    """The run's recipe: ``--recipe``'s settings, overridden by any option given otherwise.
+    """The run's recipe: ``--recipe``'s settings, overridden by any option given as well.
 
-    An option still at its default (chapter 1's recipe, the parser's defaults) takes
-    the recipe's value; ``args`` is updated to match, so the rest reads one place.
+    An option not given on the command line takes the recipe's value (the parser's
+    defaults are chapter 1's recipe); ``args`` is updated to match, so the rest reads
+    one place.
     """
-    book, chosen = RECIPES["book"], RECIPES[args.recipe]
-    if list(args.sizes[1:-1]) == list(book.hidden):
+    chosen, given = RECIPES[args.recipe], args.given
+    if "sizes" not in given:
         args.sizes = [args.sizes[0], *chosen.hidden, args.sizes[-1]]
     for option in _RECIPE_OPTIONS:
-        if getattr(args, option) == getattr(book, option):
+        if option not in given:
             setattr(args, option, getattr(chosen, option))
     return Recipe(
         hidden=tuple(args.sizes[1:-1]), distort=chosen.distort,
