@@ -6,8 +6,10 @@ Times :func:`neuraldigits.images.augment.augmented` exactly as ``digits train``
 calls it (``cli/train.py``'s ``_augment``: the 50,000 float32 training images,
 a generator seeded from the run's seed), on one core (BLAS on one thread), the
 fastest of ``--repeats`` for each number of copies, and prints the seconds per
-copy that docs/predict.md quotes.  Training on the bigger set then costs each
-epoch (1 + COPIES) times a plain one's, which the epoch lines show.
+copy that docs/predict.md quotes; beside it, :func:`~neuraldigits.images.augment.augment`
+alone on the images as bytes (the distortions without the conversions from and
+to floats and the joining of the copies).  Training on the bigger set then costs
+each epoch (1 + COPIES) times a plain one's, which the epoch lines show.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from neuraldigits.data.sources import load_data
-from neuraldigits.images.augment import augmented
+from neuraldigits.images.augment import augment, augmented
 from neuraldigits.training.bench import machine, matmul_gflops
 
 
@@ -35,6 +37,16 @@ def main() -> None:
     print(f"load gauge before: {matmul_gflops():.0f} GFLOP/s single-precision matmul")
     print(f"data: {data.source}")
     with threadpool_limits(1):
+        pixels = (training[0] * 255).round().astype(np.uint8)
+        alone = []
+        for repeat in range(args.repeats):
+            start = time.perf_counter()
+            augment(pixels, np.random.default_rng([repeat, 1]))
+            alone.append(time.perf_counter() - start)
+        print(
+            f"augment() alone: {min(alone):.2f} s for {len(pixels):,} images as bytes, "
+            f"fastest of {args.repeats}"
+        )
         for copies in args.copies:
             times = []
             for repeat in range(args.repeats):
