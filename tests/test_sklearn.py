@@ -127,3 +127,10 @@ def test_grid_search_over_a_pipeline_and_cross_validation_on_mnist(mnist):
     net = NetworkClassifier(epochs=3, eta=0.1, cost="cross-entropy", init="scaled")
     scores = cross_val_score(Pipeline([("scale", StandardScaler()), ("net", net)]), X, y, cv=3)
     assert scores.shape == (3,) and scores.min() > 0.8
+
+
+def test_pickling_keeps_the_cache_of_the_estimator_pickled():
+    X, y = digits(40)
+    clf = NetworkClassifier((5,), random_state=0).partial_fit(X, y, classes=np.arange(10))
+    pickle.dumps(clf)
+    assert clf._prepared_cache is not None  # still there for the next partial_fit

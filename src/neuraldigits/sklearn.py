@@ -238,7 +238,7 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
     def __getstate__(self) -> dict[str, Any]:
         # The prepared-set cache holds weak references (unpicklable) and a copy of
         # the data: a pickled model carries neither.
-        state = self.__dict__.copy()
+        state = dict(super().__getstate__())  # a copy: the instance keeps its cache
         state.pop("_prepared_cache", None)
         return state
 

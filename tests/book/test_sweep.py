@@ -139,3 +139,12 @@ def test_cli_experiment_output_encoding_takes_jobs(tiny_mnist_dir, capsys):
         return out[out.index("Final test accuracy") :]
 
     assert table(parallel) == table(serial)
+
+
+@pytest.mark.parametrize("address", ["nonsense", "http://10.0.0.5:8786", "tcp://10.0.0.5"])
+def test_a_malformed_address_is_refused_before_any_data_is_read(address, tmp_path, capsys):
+    missing = tmp_path / "no-data"  # never looked at: the address is refused first
+    args = ["reproduce", "--data", str(missing), "--cluster", address]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"{address!r} is not a Dask scheduler address" in err and "tcp://HOST:PORT" in err

@@ -65,6 +65,7 @@ def run_jobs(
     _require("distributed")
     from distributed import Client
 
+    check_address(cluster)
     try:
         client = Client(cluster, timeout=CONNECT_SECONDS, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as e:
@@ -74,6 +75,24 @@ def run_jobs(
         ) from None
     with client, client.as_current(), joblib.parallel_config(backend="dask"):
         return _gather(joblib, fn, jobs, data, -1, on_done)
+
+
+def check_address(address: str) -> None:
+    """Refuse, before connecting, what is no scheduler address: a failed Client with a
+    malformed one would hang for seconds at exit."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except ValueError as e:
+        raise SweepError(
+            f"{address!r} is not a Dask scheduler address ({e}); expected tcp://HOST:PORT, "
+            "as `dask scheduler` prints it"
+        ) from None
 
 
 def _gather(joblib, fn, jobs, data, n_jobs, on_done) -> list[Any]:

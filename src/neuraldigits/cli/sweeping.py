@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..book.sweep import SweepError
+from ..book.sweep import SweepError, check_address
 from ..extras import install_hint
 from .common import positive_int
 
@@ -49,4 +49,6 @@ def sweep_settings(args: argparse.Namespace) -> dict[str, Any]:
                 f"--jobs and --cluster need {module}, the cluster extra: "
                 f"{install_hint('cluster')}"
             ) from None
+    if args.cluster:
+        check_address(args.cluster)
     return {"workers": args.jobs, "cluster": args.cluster}
