@@ -27,8 +27,8 @@ def weighted_sum(images, labels, *, seed, scale):
 def scheduler():
     """A Dask scheduler with two worker threads in this process, reachable over TCP."""
     with LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
-        dashboard_address=":0",
+        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
     ) as cluster:  # fmt: skip
         yield cluster.scheduler_address
 
