@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -190,6 +193,24 @@ def test_serve_defaults_match_the_web_packages():
     assert serve_cli.REQUEST_TIMEOUT == limits.request_timeout
     assert serve_cli.KEEP_ALIVE == limits.keep_alive
     assert serve_cli.MAX_CONNECTIONS == limits.max_connections
+
+
+def test_serve_raises_the_open_file_limit_to_the_hard_limit():
+    # In a child, so that this process's own limit is left alone.
+    script = (
+        "import resource\n"
+        "from neuraldigits.web.server import raise_open_file_limit\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "low = min(256, hard)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))\n"
+        "got = raise_open_file_limit()\n"
+        "print(low, got, resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    low, got, soft, hard = (int(x) for x in done.stdout.split())
+    assert got == soft >= low
+    if hard != resource.RLIM_INFINITY:
+        assert soft == hard
 
 
 def test_the_connection_cap_leaves_descriptors_free():
