@@ -509,7 +509,9 @@ def _soft_ink(
     mask, grown by one pixel to keep the anti-aliased edges, silences the paper's noise.
     """
     strength = np.clip((ink - paper) / (full - paper), 0, 1)
-    near = ndimage.binary_dilation(mask, structure=np.ones((3, 3)))
+    # A 3×3 dilation; as a maximum filter (the same mask: off the edge, "nearest"
+    # repeats a pixel already in the window) it is twice as fast, once per request.
+    near = ndimage.maximum_filter(mask, size=3, mode="nearest")
     return (strength * near).astype(np.float32)
 
 
