@@ -37,11 +37,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def start_server(args, cpu: str) -> tuple[subprocess.Popen, str]:
+def start_server(args, cpu: str, niceness: int = 0) -> tuple[subprocess.Popen, str]:
     """`digits serve --port 0 ARGS` pinned to ``cpu``; returns it and its URL (no trailing /)."""
     command = [sys.executable, "-m", "neuraldigits.cli", "serve", "--port", "0", *args]
     server = subprocess.Popen(
-        ["taskset", "-c", cpu, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*pinned(cpu, niceness), *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     watchdog = threading.Timer(60, server.kill)  # a server that never says where it is
     watchdog.start()
@@ -54,6 +57,19 @@ def start_server(args, cpu: str) -> tuple[subprocess.Popen, str]:
         watchdog.cancel()
     server.kill()
     raise SystemExit(f"digits serve did not start: {server.stderr.read()}")
+
+
+def pinned(cpu: str, niceness: int) -> list[str]:
+    """The command prefix that runs a program on ``cpu`` at ``niceness``."""
+    return ["taskset", "-c", cpu, *(["nice", "-n", str(niceness)] if niceness else [])]
+
+
+def run_queue_seconds(pid: int) -> float:
+    """Seconds process ``pid``'s threads spent ready to run but waiting for a CPU (schedstat)."""
+    return sum(
+        int(task.joinpath("schedstat").read_text().split()[1]) / 1e9
+        for task in Path(f"/proc/{pid}/task").iterdir()
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -70,12 +86,19 @@ def main() -> int:
     parser.add_argument("--server-cpu", default="0")
     parser.add_argument("--load-cpu", default="1")
     parser.add_argument("--serve-option", action="append", default=[], help="passed on")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="niceness of the server and Locust (negative, as root, keeps other jobs on a "
+        "shared machine from taking their cores)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     locust = shutil.which("locust") or str(Path(sys.executable).with_name("locust"))
     serve_args = ([args.model] if args.model else []) + args.serve_option
     before = os.getloadavg()
-    server, url = start_server(serve_args, args.server_cpu)
+    server, url = start_server(serve_args, args.server_cpu, args.nice)
     try:
         with tempfile.TemporaryDirectory() as scratch:
             result = Path(scratch) / "answers.json"
@@ -86,11 +109,10 @@ def main() -> int:
                 "LOAD_RESULT": str(result),
             }
             cpu_before, start = cpu_seconds(server.pid), time.perf_counter()
+            waited_before = run_queue_seconds(server.pid)
             subprocess.run(
                 [
-                    "taskset",
-                    "-c",
-                    args.load_cpu,
+                    *pinned(args.load_cpu, args.nice),
                     locust,
                     "-f",
                     str(HERE / "locustfile.py"),
@@ -113,6 +135,7 @@ def main() -> int:
             )
             wall = time.perf_counter() - start
             server_cpu = cpu_seconds(server.pid) - cpu_before
+            server_waited = run_queue_seconds(server.pid) - waited_before
             answers = json.loads(result.read_text())
     finally:
         server.send_signal(signal.SIGINT)
@@ -128,7 +151,7 @@ def main() -> int:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
         "load": f"{args.users} users x {args.pictures} PNGs, server on CPU {args.server_cpu}, "
-        f"Locust on CPU {args.load_cpu}",
+        f"Locust on CPU {args.load_cpu}, niceness {args.nice}",
         "requests": len(answers),
         "errors": len(answers) - len(ok),
         "p50_s": round(percentile(seconds, 50), 4),
@@ -138,6 +161,8 @@ def main() -> int:
         "requests_per_s": round(len(answers) / wall, 1),
         "server_ms_per_picture": round(sum(server_ms) / len(server_ms), 2) if server_ms else None,
         "server_cpu_share": round(server_cpu / wall, 2),
+        # The machine's other jobs: the share of the run the server was ready but not running.
+        "server_waiting_for_cpu_share": round(server_waited / wall, 2),
         "load_average_before": [round(x, 2) for x in before],
         "load_average_after": [round(x, 2) for x in after],
     }
