@@ -2,9 +2,15 @@
 
 Never pickle: a model file may come from anywhere, and unpickling runs code.
 The file holds ``weights_0, biases_0, weights_1, ...`` and ``metadata``, a
-UTF-8 JSON document stored as a uint8 array.  Loading uses
-``allow_pickle=False`` and checks every name, shape and dtype against the
-metadata before building the network.  Writes are atomic.
+UTF-8 JSON document stored as a uint8 array.  Writes are atomic.
+
+Loading trusts nothing and never unpickles: it reads the zip directory first
+(member names, declared sizes, encryption and compression flags) and each
+``.npy`` header by a strict pattern (never ``eval``), parses the JSON within
+limits, budgets memory from the declared layer sizes, and only then reads each
+array, exactly as large as its header and the metadata agree it must be.  A
+network whose outputs could overflow is refused too.  Whatever the bytes, the
+only exception is :class:`~neuraldigits.errors.ModelFileError`, naming the file.
 """
 
 from __future__ import annotations
