@@ -8,6 +8,15 @@ lets a pickle name only the few numpy functions that rebuild plain numeric
 arrays; any other name is refused before anything runs.  The file was written
 by Python 2, whose byte strings we decode as latin-1, which numpy turns back
 into the exact bytes.
+
+A pickle can also ask for memory: ``numpy.ndarray((10**12,))`` through REDUCE,
+an array state declaring a huge shape, a length field of 2**64 − 1, a memo
+index of 2**31.  So only a whitelist of opcodes runs, at most
+:data:`MAX_OPCODES` of them; ``numpy.ndarray`` cannot be called; an array is
+filled only once its shape agrees with the bytes that came with it; no length
+is allocated before the file is known to hold it; and the converted images
+must fit in the memory budget.  Every failure is a :class:`DataError` naming
+the file.
 """
 
 from __future__ import annotations
