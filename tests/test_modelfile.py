@@ -194,6 +194,26 @@ def test_hostile_metadata_is_a_model_file_error(tmp_path, text, message):
         load(write_zip(tmp_path / "m.npz", members))
 
 
+@pytest.mark.parametrize(
+    ("history", "message"),
+    [
+        (5, "'history' is 5, not a list"),
+        (["a"], "entry 0 is 'a', not an epoch record"),
+        ([{"test": "x"}], "entry 0 is .*not an epoch record"),
+        ([{"epoch": 0, "test": {"correct": 9, "total": 5}}], "entry 0 is"),
+        ([{"epoch": 0, "seconds": 1.0, "test": None}, {"epoch": "1"}], "entry 1 is"),
+    ],
+)
+def test_a_history_plots_could_not_read_is_refused_at_load(tmp_path, history, message):
+    """plot, reproduce and info read the history's fields: a file with others fails once, here."""
+    path = save(Network([4, 3, 2], seed=0), tmp_path / "m.npz", history=history)
+    with pytest.raises(ModelFileError, match=message):
+        load(path)
+    record = {"epoch": 0, "seconds": 0.5, "eta": 3.0, "training": None,
+              "test": {"correct": 4, "total": 5, "cost": 0.1}, "validation": None}  # fmt: skip
+    assert load(save(Network([4, 3, 2], seed=0), tmp_path / "ok.npz", history=[record]))
+
+
 def test_a_huge_declared_shape_is_refused_before_allocating(tmp_path):
     members = good_members()
     members["weights_0.npy"] = npy_bytes(

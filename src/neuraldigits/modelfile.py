@@ -332,7 +332,48 @@ def _read_metadata(
         raise ModelFileError(f"{path}: unknown cost {_short(cost)} (known: {', '.join(COSTS)})")
     if meta.get("dtype") not in ("float32", "float64"):
         raise ModelFileError(f"{path}: unsupported dtype {_short(meta.get('dtype'))}")
+    _check_history(meta.get("history"), path)
     return meta
+
+
+# A saved history is a list of EpochResult.to_dict() records; plots, reproduce and
+# info read these fields, so a file that says otherwise is refused here, once.
+_SCORES = ("test", "validation", "training")
+
+
+def _check_history(history: Any, path: Path) -> None:
+    if history is None:
+        return
+    if not isinstance(history, list):
+        raise ModelFileError(f"{path}: metadata 'history' is {_short(history)}, not a list")
+    for k, record in enumerate(history):
+        if not _is_epoch_record(record):
+            raise ModelFileError(
+                f"{path}: metadata 'history' entry {k} is {_short(record)}, not an epoch "
+                "record (epoch, seconds, and test/validation/training scores)"
+            )
+
+
+def _is_epoch_record(record: Any) -> bool:
+    def number(value: Any) -> bool:
+        return type(value) in (int, float)
+
+    def score(value: Any) -> bool:
+        return value is None or (
+            isinstance(value, dict)
+            and type(value.get("correct")) is int
+            and type(value.get("total")) is int
+            and 0 <= value["correct"] <= value["total"]
+            and (value.get("cost") is None or number(value["cost"]))
+        )
+
+    return (
+        isinstance(record, dict)
+        and type(record.get("epoch")) is int
+        and number(record.get("seconds", 0.0))
+        and (record.get("eta") is None or number(record["eta"]))
+        and all(score(record.get(name)) for name in _SCORES)
+    )
 
 
 def _short(value: Any) -> str:
