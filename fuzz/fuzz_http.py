@@ -703,7 +703,8 @@ def run_raw(cases: int, seed: int, timeout: float, clients: int = 16) -> Tally:
 
     sock = socket.create_server(("127.0.0.1", 0), backlog=256)
     port = sock.getsockname()[1]
-    config = server_config(pad_app(), ServerLimits(request_timeout=0.5, keep_alive=0.5))
+    limits = ServerLimits(request_timeout=0.5, keep_alive=0.5)
+    config = server_config(pad_app(), limits, own_logging=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

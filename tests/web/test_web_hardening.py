@@ -280,7 +280,7 @@ def test_the_busy_503_is_json_with_the_headers(net):
 def running(app, limits: ServerLimits) -> Iterator[int]:
     """uvicorn serving ``app`` under ``limits`` on 127.0.0.1 in a thread; yields its port."""
     sock = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(server_config(app, limits))
+    server = uvicorn.Server(server_config(app, limits, own_logging=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

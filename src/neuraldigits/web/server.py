@@ -181,12 +181,16 @@ def log_config(burst: int = 5, interval: float = 60.0) -> dict[str, Any]:
     for handler in config["handlers"].values():
         handler["filters"] = ["rate"]
     config["loggers"]["asyncio"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
-    config["root"] = {"handlers": ["default"], "level": "WARNING"}
     return config
 
 
-def server_config(app: Any, limits: ServerLimits) -> uvicorn.Config:
-    """The uvicorn settings :func:`serve` uses, for ``app`` under ``limits``."""
+def server_config(app: Any, limits: ServerLimits, *, own_logging: bool = True) -> uvicorn.Config:
+    """The uvicorn settings :func:`serve` uses, for ``app`` under ``limits``.
+
+    ``own_logging``: configure the process's logging (:func:`log_config`), as a
+    server process should; a server started inside another program (a test) leaves
+    that program's logging alone.
+    """
     return uvicorn.Config(
         app,
         http=guarded_protocol(limits.request_timeout, limits.max_connections),
@@ -194,7 +198,7 @@ def server_config(app: Any, limits: ServerLimits) -> uvicorn.Config:
         timeout_keep_alive=limits.keep_alive,  # type: ignore[arg-type]  # a float works
         timeout_graceful_shutdown=5,  # Ctrl-C does not wait on slow clients
         backlog=limits.backlog,
-        log_config=log_config(),
+        log_config=log_config() if own_logging else None,
         log_level="warning",
         access_log=False,  # a line per drawing is noise, and costs time under load
         server_header=False,
