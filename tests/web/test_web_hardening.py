@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,6 +194,17 @@ def test_serve_defaults_match_the_web_packages():
     assert serve_cli.REQUEST_TIMEOUT == limits.request_timeout
     assert serve_cli.KEEP_ALIVE == limits.keep_alive
     assert serve_cli.MAX_CONNECTIONS == limits.max_connections
+
+
+def test_the_serve_docs_describe_every_option():
+    from support.cli import subcommand_parsers
+
+    [parser] = [p for p in subcommand_parsers() if p.prog.endswith(" serve")]
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "serve.md").read_text("utf-8")
+    options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    shared = {"--help", "--quiet", "--verbose"}  # every command's, described once for all
+    assert {"--max-busy", "--request-timeout", "--allowed-host"} <= set(options)
+    assert [o for o in options if o not in shared and f"`{o}" not in docs] == []
 
 
 def test_serve_raises_the_open_file_limit_to_the_hard_limit():
