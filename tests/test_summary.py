@@ -97,6 +97,21 @@ def test_progress_bar_learns_a_streams_size_and_ends_full_when_stopped_early():
     assert bar.bar.n == bar.bar.total == 300
 
 
+def test_progress_bar_is_closed_when_training_is_cut_short(capsys):
+    from tqdm.auto import tqdm
+
+    def interrupt(result):
+        raise KeyboardInterrupt  # Ctrl-C in a notebook, after the first epoch
+
+    before = set(tqdm._instances)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        Network([12, 5, 3], seed=2).sgd(_data(), 3, 10, 3.0, progress=True, callback=interrupt)
+    # The traceback is kept (as the REPL's sys.last_traceback keeps it), and with it the
+    # bar: left open, it would stay in tqdm's list and push every later bar down a line.
+    assert caught.tb is not None and not set(tqdm._instances) - before
+    assert "300/900" in capsys.readouterr().err  # where it got, not drawn as finished
+
+
 @pytest.mark.parametrize("progress", [False, True])
 def test_progress_with_a_stream(progress, capsys):
     history = Network([12, 5, 3], seed=4).sgd(_Stream(_data()), 2, 10, 3.0, progress=progress)

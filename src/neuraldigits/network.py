@@ -392,46 +392,56 @@ class Network:
         _check_state(state, eta, early_stop, eta_schedule)
         history, plateau, trainer = state.history, state.plateau, None
         first = int(epochs) if history.stopped else state.next_epoch  # a stopped run stays so
+        bar = None
         if progress:  # a tqdm.auto bar, fed by the same callbacks as anyone's
             n = None if stream is not None else len(labels)
             bar = TrainingBar(int(epochs), n, first_epoch=first)
             callback, on_batch = bar.callbacks(callback, on_batch)
-        for epoch in range(first, int(epochs)):
-            if stream is not None:
-                data, images, labels = self._training_set(stream(epoch))
-            if trainer is None or stream is not None:
-                trainer = EPOCH_METHODS[method](
-                    self, data, int(mini_batch_size), eta, lmbda, momentum
-                )
-            trainer.eta = plateau.eta
-            start = time.perf_counter()
-            trainer.epoch(rng.permutation(len(labels)), on_batch)
-            seconds = time.perf_counter() - start
-            _check_finite(self, epoch, plateau.eta, history)
-            with trainer.scoring():
-                result = EpochResult(
-                    epoch=epoch,
-                    seconds=seconds,
-                    test=None if test_data is None else self.score(test_data, lmbda),
-                    validation=None
-                    if validation_data is None
-                    else self.score(validation_data, lmbda),
-                    training=self.score((images, labels), lmbda) if monitor_training else None,
-                    eta=plateau.eta,
-                )
-            history.append(result)
-            if callback is not None:
-                callback(result)
-            if result.validation is not None:
-                history.stopped = plateau.update(epoch, result.validation.accuracy)
-                if plateau.best_epoch == epoch:
-                    state.best = ([w.copy() for w in self.weights], [b.copy() for b in self.biases])
-            if on_epoch_end is not None:
-                on_epoch_end(state)
-            if history.stopped:
-                break
-        if progress:
-            bar.close()
+        # The bar is closed however training ends: an open one (Ctrl-C in a notebook, a
+        # callback's error) stays in tqdm's list of bars and pushes every later bar down.
+        complete = False
+        try:
+            for epoch in range(first, int(epochs)):
+                if stream is not None:
+                    data, images, labels = self._training_set(stream(epoch))
+                if trainer is None or stream is not None:
+                    trainer = EPOCH_METHODS[method](
+                        self, data, int(mini_batch_size), eta, lmbda, momentum
+                    )
+                trainer.eta = plateau.eta
+                start = time.perf_counter()
+                trainer.epoch(rng.permutation(len(labels)), on_batch)
+                seconds = time.perf_counter() - start
+                _check_finite(self, epoch, plateau.eta, history)
+                with trainer.scoring():
+                    result = EpochResult(
+                        epoch=epoch,
+                        seconds=seconds,
+                        test=None if test_data is None else self.score(test_data, lmbda),
+                        validation=None
+                        if validation_data is None
+                        else self.score(validation_data, lmbda),
+                        training=self.score((images, labels), lmbda) if monitor_training else None,
+                        eta=plateau.eta,
+                    )
+                history.append(result)
+                if callback is not None:
+                    callback(result)
+                if result.validation is not None:
+                    history.stopped = plateau.update(epoch, result.validation.accuracy)
+                    if plateau.best_epoch == epoch:
+                        state.best = (
+                            [w.copy() for w in self.weights],
+                            [b.copy() for b in self.biases],
+                        )
+                if on_epoch_end is not None:
+                    on_epoch_end(state)
+                if history.stopped:
+                    break
+            complete = True
+        finally:
+            if bar is not None:
+                bar.close(complete)
         if validation_data is not None and history:
             history.best_epoch = plateau.best_epoch
         if keep_best and state.best is not None:

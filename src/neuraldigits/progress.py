@@ -81,8 +81,9 @@ class TrainingBar:
 
         return after_epoch, after_batch
 
-    def close(self) -> None:
-        """End the bar.  Training that stopped early ends it full, not as a failure."""
-        if self.bar.total and self.bar.n < self.bar.total:
+    def close(self, complete: bool = True) -> None:
+        """End the bar.  Training that stopped early ends it full, not as a failure;
+        training cut short (``complete`` False: an exception, Ctrl-C) ends it where it got."""
+        if complete and self.bar.total and self.bar.n < self.bar.total:
             self.bar.total = self.bar.n
         self.bar.close()
