@@ -59,6 +59,28 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 
 
 @needs_flock
+def test_a_write_failing_before_its_body_closes_the_temporary_file(tmp_path, monkeypatch):
+    opened = []
+    real_mkstemp = atomic.tempfile.mkstemp
+
+    def mkstemp(**kwargs):
+        fd, name = real_mkstemp(**kwargs)
+        opened.append(fd)
+        return fd, name
+
+    def chmod(path, mode):
+        raise PermissionError(1, "Operation not permitted")  # e.g. a file system without modes
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(atomic.os, "chmod", chmod)
+    with pytest.raises(PermissionError), atomic_write(tmp_path / "model.npz") as f:
+        f.write(b"never")
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(OSError):  # the descriptor was closed, not leaked
+        os.fstat(opened[0])
+
+
 def test_stale_temporaries_go_young_ones_and_other_files_stay(tmp_path):
     path = tmp_path / "m.npz"
     stale = tmp_path / ".m.npz.k3j9x_2a.tmp"  # as an older version, or a killed writer, left it

@@ -66,12 +66,17 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
     remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=_prefix(path), suffix=_SUFFIX, dir=path.parent)
     try:
-        if fcntl is not None:
-            # Held until the file is renamed into place (or removed): while it is,
-            # other writers' cleanup leaves this file alone.
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        os.chmod(tmp, _NEW_FILE_MODE)
-        with os.fdopen(fd, mode) as f:
+        try:
+            if fcntl is not None:
+                # Held until the file is renamed into place (or removed): while it is,
+                # other writers' cleanup leaves this file alone.
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.chmod(tmp, _NEW_FILE_MODE)
+            f = os.fdopen(fd, mode)
+        except BaseException:
+            os.close(fd)  # not yet owned by a file object that would close it
+            raise
+        with f:
             yield f
             f.flush()
             os.fsync(f.fileno())
