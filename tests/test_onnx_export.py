@@ -32,8 +32,14 @@ def assert_agrees(net, onnx_file, images):
     expected = net.feedforward(images)
     assert activations.shape == expected.shape
     assert np.max(np.abs(activations - expected)) <= TOLERANCE
-    assert np.array_equal(answers, np.argmax(expected, axis=1))
-    assert np.array_equal(answers, net.predict(images))
+    assert_same_answers(answers, expected)
+
+
+def assert_same_answers(answers, expected):
+    """The graph's digit is our argmax, but for outputs within rounding of the best: another
+    runtime's GEMM may order such a near-tie the other way."""
+    chosen = expected[np.arange(len(answers)), answers]
+    assert np.all(chosen >= expected.max(axis=1) - 2 * TOLERANCE)
 
 
 def test_digits_export_of_the_shipped_reader_agrees_on_1000_test_images(mnist, tmp_path):
@@ -81,7 +87,7 @@ def test_any_input_width_and_a_float64_network_export(tmp_path):
     activations, answers = run_onnx(to_onnx(net), x)
     assert activations.dtype == np.float32 and activations.shape == (50, 3)
     assert np.max(np.abs(activations - net.feedforward(x))) <= TOLERANCE
-    assert np.array_equal(answers, net.predict(x))
+    assert_same_answers(answers, net.feedforward(x))
 
 
 def test_export_writes_atomically_and_agrees_on_synthetic_digits(tmp_path):
