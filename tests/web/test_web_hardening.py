@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import resource
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from neuraldigits.cli import serve as serve_cli  # noqa: E402
 from neuraldigits.errors import NeuralDigitsError  # noqa: E402
 from neuraldigits.network import Network  # noqa: E402
 from neuraldigits.web import app as web_app  # noqa: E402
+from neuraldigits.web import server as web_server  # noqa: E402
 from neuraldigits.web.app import LOOPBACK_HOSTS, MAX_BODY_BYTES, MAX_BUSY, create_app  # noqa: E402
 from neuraldigits.web.logs import RateLimitFilter  # noqa: E402
 from neuraldigits.web.middleware import SECURITY_HEADERS, BusyLimit  # noqa: E402
@@ -208,6 +208,7 @@ def test_the_serve_docs_describe_every_option():
 
 
 def test_serve_raises_the_open_file_limit_to_the_hard_limit():
+    resource = pytest.importorskip("resource", reason="no POSIX resource limits here")
     # In a child, so that this process's own limit is left alone.
     script = (
         "import resource\n"
@@ -223,6 +224,11 @@ def test_serve_raises_the_open_file_limit_to_the_hard_limit():
     assert got == soft >= low
     if hard != resource.RLIM_INFINITY:
         assert soft == hard
+
+
+def test_without_posix_limits_serve_caps_connections_by_its_option_alone(monkeypatch):
+    monkeypatch.setattr(web_server, "resource", None)  # as on Windows, where it is missing
+    assert connection_cap(20_000, web_server.raise_open_file_limit()) == 20_000
 
 
 def test_the_connection_cap_leaves_descriptors_free():

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import gc
-import resource
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -36,9 +35,16 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from .logs import RateLimitFilter
 from .middleware import SECURITY_HEADERS
 
+try:
+    import resource
+except ImportError:  # Windows: no RLIMIT_NOFILE to raise, and no such cap on sockets
+    resource = None  # type: ignore[assignment]
+
 # Descriptors kept free beyond the connections: the listening socket, the event
 # loop, the model and static files, the log.
 SPARE_DESCRIPTORS = 64
+# What raise_open_file_limit reports where the system sets no such limit.
+NO_LIMIT = 1 << 30
 _WAITING_STATES = (h11.IDLE, h11.SEND_BODY)  # the client has not sent a whole request yet
 _SECURITY = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS]
 
@@ -153,8 +159,11 @@ def raise_open_file_limit() -> int:
     """Raise this process's soft limit on open files to its hard limit; return the new soft limit.
 
     Each connection is a descriptor; the soft limit is often 1,024 while the
-    hard limit allows far more.
+    hard limit allows far more.  Without POSIX limits (Windows) there is none to raise:
+    the connections are then capped by ``--max-connections`` alone.
     """
+    if resource is None:
+        return NO_LIMIT
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
     if soft == resource.RLIM_INFINITY or soft >= wanted:
