@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
+from ..wording import plural
 from .sample import SOURCE_FILE, Sample, read_sample
 
 Origin = dict[str, Any]
@@ -112,6 +113,4 @@ def _ranges(indices: NDArray[np.int64], most: int = 3) -> str:
     runs = [(int(run[0]), int(run[-1])) for run in np.split(indices, breaks)]
     shown = [f"{a:,}" if a == b else f"{a:,}–{b:,}" for a, b in runs[:most]]
     more = len(runs) - most
-    return ", ".join(shown) + (
-        f" and {more:,} more run{'s' if more > 1 else ''}" if more > 0 else ""
-    )
+    return ", ".join(shown) + (f" and {plural(more, 'more run')}" if more > 0 else "")

@@ -15,6 +15,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..wording import plural
+
 
 @dataclass
 class _Window:
@@ -74,7 +76,7 @@ class RateLimitFilter(logging.Filter):
     def _note(self, record: logging.LogRecord, suppressed: int) -> None:
         # Appended to the formatted text, so '%' in it cannot upset the arguments.
         record.msg = record.getMessage() + (
-            f" [suppressed {suppressed} similar message{'s' if suppressed != 1 else ''} "
+            f" [suppressed {plural(suppressed, 'similar message')} "
             f"in the previous {self.interval:g} s]"
         )
         record.args = None
