@@ -60,7 +60,7 @@ def save(net: Network, path: str | os.PathLike[str], **metadata: Any) -> Path:
         saved_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
     try:
-        text = json.dumps(meta, default=_json_default, allow_nan=False)
+        text = json.dumps(meta, default=json_default, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise ModelFileError(f"metadata for {path} is not JSON-serialisable: {e}") from None
     arrays = {"metadata": np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}
@@ -73,7 +73,9 @@ def save(net: Network, path: str | os.PathLike[str], **metadata: Any) -> Path:
     return path
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``json.dumps``'s ``default=`` for the files we write: numpy scalars and arrays as
+    plain numbers and lists, objects with ``to_dict`` as their dict."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

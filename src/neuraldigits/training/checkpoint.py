@@ -48,6 +48,7 @@ from numpy.typing import NDArray
 
 from ..atomic import atomic_write
 from ..errors import NeuralDigitsError
+from ..modelfile import json_default
 from ..network import EpochResult, History, Network, Score, SgdState
 from ..plateau import Plateau
 from ..version import __version__
@@ -225,18 +226,12 @@ def _record(net: Network, settings: dict, data: str, metadata: dict) -> dict[str
 
 def _write(path: Path, record: dict[str, Any], arrays: dict[str, NDArray]) -> Path:
     try:
-        text = json.dumps(record, allow_nan=False, default=_json_default)
+        text = json.dumps(record, allow_nan=False, default=json_default)
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: the checkpoint's record is not JSON ({e})") from None
     with atomic_write(path) as f:
         np.savez(f, metadata=np.frombuffer(text.encode("utf-8"), dtype=np.uint8), **arrays)
     return path
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
 # ---------------------------------------------------------------------- reading
