@@ -163,6 +163,20 @@ def test_markdown_names_the_plots_directory_of_its_own_run(result):
     assert "docs/images" not in text
 
 
+def test_markdown_names_the_validation_set_it_used_and_the_offline_sample(result):
+    # It said "the 10,000 after the training images" and "the first N MNIST training
+    # images" whatever the data; a run on the offline sample used neither.
+    text = reproduce.to_markdown(result, "digits reproduce")
+    assert "(the 60 after the training images)" in text and "10,000 after" not in text
+    assert "on the first 300 MNIST training images" in text and "offline sample" not in text
+    note = "(scores below are on the offline sample: its 100 test digits, from MNIST's test set)"
+    text = reproduce.to_markdown(result, "digits reproduce", sample_note=note)
+    assert "\nScores below are on the offline sample: its 100 test digits, from MNIST's" in text
+    assert "trained on the offline sample's 300 training digits" in text
+    assert "(the sample's 60 validation digits)" in text
+    assert "MNIST training images" not in text and "after the training images" not in text
+
+
 def test_darkness_note_claims_the_books_figure_only_when_it_is_met(result):
     text = reproduce.to_markdown(result, "digits reproduce")
     assert "the book's 2,225 exactly" not in text

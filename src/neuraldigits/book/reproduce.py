@@ -425,12 +425,29 @@ def tables(result: Reproduction) -> str:
     )
 
 
-def to_markdown(result: Reproduction, command: str, plots: str | None = None) -> str:
+def to_markdown(
+    result: Reproduction, command: str, plots: str | None = None, sample_note: str | None = None
+) -> str:
     """The whole ``docs/results.md``: how it was made, the tables, what they mean.
 
     ``plots``: the directory the same run saved its plots into (``--plots DIR``), if any.
+    ``sample_note``: the run scored on the offline sample; this line says so above the
+    tables, and the text no longer speaks of MNIST's first training images and its
+    10,000 validation images, which such a run never used.
     """
     seeds = ", ".join(map(str, result.seeds))
+    if sample_note is None:
+        trained_on = f"the first {result.training_examples:,} MNIST training images"
+    else:
+        trained_on = f"the offline sample's {result.training_examples:,} training digits"
+    validation = next((row.total for row in result.rows if row.scored_on == "validation"), 10_000)
+    held_out = (
+        f"the {validation:,} after the training images"
+        if sample_note is None
+        else f"the sample's {validation:,} validation digits"
+    )
+    note = "" if sample_note is None else f"\n{sample_note.strip('()')}.\n"
+    note = note[:1] + note[1:2].upper() + note[2:]
     made = f"this file (and the plots in `{plots}`)" if plots is not None else "this file"
     text = f"""# Chapters 1 and 3 reproduced
 
@@ -441,9 +458,9 @@ Regenerate {made} with:
 ```
 {command}
 ```
-
+{note}
 Every network: mini-batch size {result.mini_batch_size}, {plural(result.epochs, "epoch")},
-trained on the first {result.training_examples:,} MNIST training images and scored
+trained on {trained_on} and scored
 after every epoch, once for each seed ({seeds}).  "Measured" is the best seed's
 *peak* epoch, which is what the book reports ("the best of three runs"); the
 spread is over the seeds' peaks; "final epoch" is the accuracy after the last
@@ -476,7 +493,7 @@ the book states: the cross-entropy cost; L2 regularisation with λ where given
 chapter 1 (the book calls `net.large_weight_initializer()` before these runs) or
 N(0, 1/n_in) (`network2.py`'s default initialiser), biases N(0, 1).  Each row is
 scored on the set the book quotes it on: the test images, or the validation
-images (the 10,000 after the training images).  "First epoch" is the accuracy
+images ({held_out}).  "First epoch" is the accuracy
 after the first epoch, averaged over the seeds.
 
 {table(result, 3)}

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         command = "digits reproduce " + shlex.join(_arguments(args))
         with atomic_write(args.out, "w") as f:
-            f.write(to_markdown(result, command, plots=args.plots))
+            f.write(to_markdown(result, command, plots=args.plots, sample_note=sample_note(data)))
         print(f"\nWrote {args.out}")
     if args.plots is not None:
         from ..book.plots import plot_model
