@@ -1,6 +1,7 @@
 """Sweeps (neuraldigits.book.sweep, --jobs, --cluster): the results of a serial run."""
 
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -104,6 +105,13 @@ def test_an_unreachable_scheduler_is_a_clear_error(tiny_mnist_dir, capsys, monke
     assert code == 1
     err = capsys.readouterr().err
     assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in err
+
+
+@pytest.mark.parametrize("option", [["--jobs", "2"], ["--cluster", "tcp://127.0.0.1:9"]])
+def test_a_missing_joblib_is_refused_naming_the_extra(option, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "joblib", None)  # import joblib now raises ImportError
+    assert main(["reproduce", "--data", str(tmp_path / "no-data"), *option]) == 1
+    assert "needs joblib, the cluster extra: " in capsys.readouterr().err
 
 
 def test_jobs_and_cluster_are_one_or_the_other(capsys):

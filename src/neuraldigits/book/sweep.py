@@ -59,10 +59,10 @@ def run_jobs(
             if on_done is not None:
                 on_done(index, results[-1], len(results), total)
         return results
-    joblib = _require("joblib")
+    joblib = require("joblib")
     if cluster is None:
         return _gather(joblib, fn, jobs, data, workers, on_done)
-    _require("distributed")
+    require("distributed")
     from distributed import Client
 
     check_address(cluster)
@@ -113,11 +113,11 @@ def _indexed(fn: Callable[..., Any], index: int, job: Mapping[str, Any], *data: 
     return index, fn(*data, **job)
 
 
-def _require(module: str):
+def require(module: str) -> Any:
+    """``module`` (``joblib``, ``distributed``) imported, or a SweepError naming the extra."""
     try:
         return __import__(module)
     except ImportError:
         raise SweepError(
-            f"running jobs in parallel needs {module}, the cluster extra: "
-            f"{install_hint('cluster')}"
+            f"running jobs in parallel needs {module}, the cluster extra: {install_hint('cluster')}"
         ) from None

@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..book.sweep import SweepError, check_address
-from ..extras import install_hint
+from ..book.sweep import check_address, require
 from .common import positive_int
 
 
@@ -42,13 +41,7 @@ def sweep_settings(args: argparse.Namespace) -> dict[str, Any]:
     if args.cluster:
         needs.append("distributed")
     for module in needs:
-        try:
-            __import__(module)
-        except ImportError:
-            raise SweepError(
-                f"--jobs and --cluster need {module}, the cluster extra: "
-                f"{install_hint('cluster')}"
-            ) from None
+        require(module)
     if args.cluster:
         check_address(args.cluster)
     return {"workers": args.jobs, "cluster": args.cluster}
