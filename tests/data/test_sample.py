@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -333,4 +334,7 @@ def test_tables_of_scores_on_the_sample_are_captioned_so(offline, capsys):
     caption = out.index(sample_note(load_data()))
     assert out[caption - 1].startswith("Final test accuracy")
     assert "1,000 test digits" in out[caption]
+    # Each seed's cell is written "44.90 %" like the mean beside it (it was "44.90%").
+    row = next(line for line in out if line.startswith("10 outputs"))
+    assert re.fullmatch(r"10 outputs \(one per digit\) +\d+\.\d\d % +\d+\.\d\d % ± .*", row), row
     assert sample_note(load_data(write_mnist_dir(offline.parent / "full", n_train=120))) is None

@@ -104,7 +104,7 @@ def _run_output_encoding(args: argparse.Namespace) -> int:
     for encoding in output_encoding.ENCODINGS:
         acc = result.final_accuracies(encoding)
         sd = float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0
-        cells = "  ".join(f"{100 * a:7.2f}%" for a in acc)
+        cells = "  ".join(f"{100 * a:6.2f} %" for a in acc)  # "95.42 %", as every other figure
         say(
             f"{encoding:<{width}}  {cells}  {_percent(acc.mean())} ± {100 * sd:.2f}   "
             f"{_percent(acc.min())} – {_percent(acc.max())}"
