@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +116,21 @@ def test_model_is_recognised_by_name_or_content(model, tmp_path):
     assert split_model(["reader", "x.png"]) == ("reader", ["x.png"])
     assert split_model(["x.png", "y.png"]) == (None, ["x.png", "y.png"])
     assert split_model([str(tmp_path), "y.png"]) == (None, [str(tmp_path), "y.png"])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_fifo_first_is_not_waited_on(tmp_path, capsys):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    answers = []
+    peek = threading.Thread(target=lambda: answers.append(split_model([str(fifo), "y.png"])))
+    peek.start()
+    peek.join(20)  # only a hang waits this long
+    if peek.is_alive():  # free the thread: a writer arriving ends its wait
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert answers == [(None, [str(fifo), "y.png"])]
+    assert main(["predict", "reader", str(fifo)]) == 1
+    assert "pipe: is a FIFO (named pipe)" in capsys.readouterr().err
 
 
 def test_blank_picture_no_ink_and_nonzero_exit(model, tmp_path, capsys):

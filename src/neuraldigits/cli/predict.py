@@ -15,6 +15,7 @@ from ..geometry import PIXELS, SIDE
 from ..locations import default_model_path
 from ..modelfile import load
 from ..models import SHIPPED
+from ..untrusted import open_regular
 from ..wording import plural
 from .common import positive_int, resolve_model
 from .completion import FILE
@@ -205,10 +206,11 @@ def split_model(paths: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _starts_like_zip(path: Path) -> bool:
+    # open_regular, not open: opening a FIFO to peek at it would wait for a writer forever.
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, "a model or a picture", ImageError) as f:
             return f.read(len(ZIP_SIGNATURE)) == ZIP_SIGNATURE
-    except OSError:  # a directory, a missing file: not a model; reported later as a picture
+    except NeuralDigitsError:  # a directory, a FIFO, a missing file: reported as a picture
         return False
 
 
