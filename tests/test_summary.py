@@ -61,6 +61,17 @@ def test_summary_of_a_saved_model_says_how_it_was_trained(tmp_path):
     assert "by neuraldigits " in text
 
 
+def test_summary_counts_one_epoch_and_one_copy_in_the_singular(tmp_path):
+    net = Network([12, 5, 3], seed=1)
+    history = net.sgd(_data(), 1, 10, 3.0, validation_data=_data(60, seed=2))
+    settings = {"epochs": 1, "early_stop": 1, "eta_schedule": 1, "augment": 1, "seed": 0}
+    path = save(net, tmp_path / "m.npz", training=settings, history=list(history), best_epoch=0)
+    text = str(load(path).summary())
+    assert "Trained: 1 epoch, early stop after 1 epoch without improvement, " in text
+    assert "η halved after 1 epoch without improvement, 1 distorted copy, seed 0" in text
+    assert "  1 epoch run" in text and "epochs" not in text
+
+
 def test_progress_bar_draws_and_changes_nothing(capsys):
     training, test = _data(), _data(60, seed=1)
     seen_batches, seen_epochs = [], []

@@ -8,9 +8,11 @@ shows it as it is.  The library never prints it: the caller decides.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .wording import plural
 
 
 @dataclass(frozen=True)
@@ -157,33 +159,37 @@ def _cell(text: str, width: int, column: int) -> str:
     return text.ljust(width) if column == 0 else text.rjust(width)  # names left, counts right
 
 
+def _epochs(n: Any) -> str:
+    return plural(n, "epoch") if isinstance(n, int) else f"{n} epochs"
+
+
 # The training settings worth a word, in reading order, and how to say each.
-_SETTINGS = (
-    ("recipe", "recipe {}"),
-    ("epochs", "{} epochs"),
-    ("mini_batch_size", "mini-batch size {}"),
-    ("eta", "η = {:g}"),
-    ("lmbda", "λ = {:g}"),
-    ("momentum", "μ = {:g}"),
-    ("early_stop", "early stop after {} epochs without improvement"),
-    ("eta_schedule", "η halved after {} epochs without improvement"),
-    ("augment", "{} distorted copies"),
-    ("distort", "fresh distortions every epoch"),
-    ("seed", "seed {}"),
+_SETTINGS: tuple[tuple[str, Callable[[Any], str]], ...] = (
+    ("recipe", "recipe {}".format),
+    ("epochs", _epochs),
+    ("mini_batch_size", "mini-batch size {}".format),
+    ("eta", "η = {:g}".format),
+    ("lmbda", "λ = {:g}".format),
+    ("momentum", "μ = {:g}".format),
+    ("early_stop", lambda n: f"early stop after {_epochs(n)} without improvement"),
+    ("eta_schedule", lambda n: f"η halved after {_epochs(n)} without improvement"),
+    ("augment", lambda n: plural(n, "distorted copy", "distorted copies")),
+    ("distort", lambda _: "fresh distortions every epoch"),
+    ("seed", "seed {}".format),
 )
 
 
 def _training_lines(training: Training) -> list[str]:
     s = training.settings
     said = [
-        text.format(s[key])
-        for key, text in _SETTINGS
+        say(s[key])
+        for key, say in _SETTINGS
         # Off (None, False, 0) says nothing, except seed 0, which is a seed.
         if key in s and s[key] is not None and s[key] is not False and (s[key] or key == "seed")
     ]
     lines = ["Trained: " + (", ".join(said) if said else "(no settings recorded)")]
     if training.epochs_run:
-        ran = f"  {training.epochs_run} epochs run"
+        ran = f"  {plural(training.epochs_run, 'epoch')} run"
         if training.interrupted:
             ran += " (interrupted)"
         if s.get("stopped"):
