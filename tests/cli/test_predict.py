@@ -379,3 +379,17 @@ def test_help_names_every_json_field(capsys):
     for field in ("file", "error", "skipped", "digit", "outputs", "top", "blobs", "confidence",
                   "unsure"):  # fmt: skip
         assert re.search(rf"^  {field} ", out, re.MULTILINE), field
+
+
+def test_help_says_where_the_json_fields_are_and_that_reader_is_a_model(capsys):
+    # It said "(fields below)" of a list printed above the options, and left out that
+    # `reader` names the shipped model and that it is used when you have none.
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    out = capsys.readouterr().out
+    flat = " ".join(out.split())
+    options = out.index("options:")
+    assert out.index("  unsure ") < options and "(fields above)" in flat
+    assert "fields below" not in flat
+    assert "the first argument is taken as the model when it is reader (the shipped reader)" in flat
+    assert "else the shipped reader, and stderr says which" in flat

@@ -27,9 +27,10 @@ DESCRIPTION = (
     "position.\nPrints one line per picture, 'path: digit (output activation)'. A directory "
     "stands for\nthe pictures in it (with --recursive, in its subdirectories too); the files it "
     "skips\n(not pictures by their suffix, hidden, or subdirectories) are listed on stderr.\n\n"
-    "MODEL is optional: the first argument is taken as the model when it ends in .npz or is\n"
-    "a .npz (zip) file, which no picture is; otherwise the model `digits train` saved by\n"
-    "default is used, and its path is printed on stderr.\n\n"
+    "MODEL is optional: the first argument is taken as the model when it is reader (the\n"
+    "shipped reader), ends in .npz or is a .npz (zip) file, which no picture is; otherwise\n"
+    "the model `digits train` saved by default is used if there is one, else the shipped\n"
+    "reader, and stderr says which.\n\n"
     "Confidence: the strongest output activation minus the runner-up's (0 to 1). With\n"
     "--min-confidence P, a picture read with confidence below P gets 'unsure' instead of a\n"
     "digit: 'path: unsure (digit (activation); confidence C)'. --json always gives the\n"
@@ -87,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--json",
         action="store_true",
         help="print a JSON list, one entry per file: {file, error, skipped, digit, outputs, "
-        "top, blobs, confidence, unsure} (fields below) instead of lines",
+        "top, blobs, confidence, unsure} (fields above) instead of lines",
     )
     parser.add_argument(
         "--recursive",
