@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from support.data import digits
@@ -164,6 +166,16 @@ def test_missing_foreign_and_damaged_checkpoints_are_refused_by_name(tmp_path):
     np.savez(model, metadata=np.frombuffer(b'{"format": "neuraldigits-model"}', np.uint8))
     with pytest.raises(CheckpointError, match="not a neuraldigits checkpoint"):
         load_checkpoint(model)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_fifo_or_a_directory_is_refused_as_a_checkpoint_without_waiting(tmp_path):
+    os.mkfifo(tmp_path / "pipe.ckpt.npz")  # opening it to read would wait for a writer
+    with pytest.raises(CheckpointError, match=r"pipe.ckpt.npz: is a FIFO .*a checkpoint"):
+        load_checkpoint(tmp_path / "pipe.ckpt.npz")
+    (tmp_path / "dir.ckpt.npz").mkdir()
+    with pytest.raises(CheckpointError, match=r"dir.ckpt.npz: is a directory"):
+        load_checkpoint(tmp_path / "dir.ckpt.npz")
 
 
 def test_the_checkpoint_lives_beside_the_model():

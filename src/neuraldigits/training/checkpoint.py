@@ -51,6 +51,7 @@ from ..errors import NeuralDigitsError
 from ..modelfile import json_default
 from ..network import EpochResult, History, Network, Score, SgdState
 from ..plateau import Plateau
+from ..untrusted import open_regular
 from ..version import __version__
 
 FORMAT = "neuraldigits-checkpoint"
@@ -237,6 +238,9 @@ def _write(path: Path, record: dict[str, Any], arrays: dict[str, NDArray]) -> Pa
 # ---------------------------------------------------------------------- reading
 
 
+_NOT_FOUND = "no checkpoint there (is this the run's --out?)"
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """The checkpoint at ``path``, checked array by array.
 
@@ -245,14 +249,18 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     ``finished`` True and no arrays.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no checkpoint there (is this the run's --out?)")
     try:
-        # Opened here, so that it is closed whatever np.load makes of it.
-        with open(path, "rb") as file, np.load(file, allow_pickle=False) as npz:
+        # Opened here, so that it is closed whatever np.load makes of it; as every file
+        # we read, only a regular one (a FIFO would wait for a writer forever).
+        with (
+            open_regular(path, "a checkpoint", CheckpointError, not_found=_NOT_FOUND) as file,
+            np.load(file, allow_pickle=False) as npz,
+        ):
             # Checkpoints are ours and small: every array is read (and size-checked) below.
             arrays = {name: npz[name] for name in npz.files}
         record = json.loads(bytes(arrays.pop("metadata")).decode("utf-8"))
+    except CheckpointError:
+        raise
     except Exception as e:  # any damage at all: truncated, another kind of file, ...
         raise CheckpointError(
             f"{path}: not a readable checkpoint ({type(e).__name__}: {e}); "
