@@ -81,6 +81,14 @@ def test_a_write_failing_before_its_body_closes_the_temporary_file(tmp_path, mon
         os.fstat(opened[0])
 
 
+def test_the_umask_is_read_as_set():
+    previous = os.umask(0o027)
+    try:
+        assert atomic._read_umask() == 0o027
+    finally:
+        os.umask(previous)
+
+
 def test_stale_temporaries_go_young_ones_and_other_files_stay(tmp_path):
     path = tmp_path / "m.npz"
     stale = tmp_path / ".m.npz.k3j9x_2a.tmp"  # as an older version, or a killed writer, left it

@@ -36,14 +36,22 @@ _SUFFIX = ".tmp"
 
 
 def _read_umask() -> int:
+    # Linux shows the umask; elsewhere it can only be read by setting it, which for an
+    # instant gives every other thread's new files a umask of 0.
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
 # mkstemp creates files readable by their owner only; a saved model or plot should
-# get the permissions of any other new file (0666 less the umask).  Read once, at
-# import, because os.umask can only be read by setting it.
+# get the permissions of any other new file (0666 less the umask).  Read once, at import.
 _NEW_FILE_MODE = 0o666 & ~_read_umask()
 
 
