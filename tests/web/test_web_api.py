@@ -335,6 +335,22 @@ def test_serve_reports_a_port_in_use(tmp_path, capsys):
     assert f"cannot listen on --host 127.0.0.1 --port {port}" in err
 
 
+def test_serve_closes_its_listening_socket_however_serving_ends(tmp_path, monkeypatch):
+    from neuraldigits.web import server
+
+    served = []
+
+    def stopped_at_once(app, sock, limits):
+        served.append(sock)
+        raise KeyboardInterrupt  # Ctrl-C, or a failure before uvicorn took the socket
+
+    monkeypatch.setattr(server, "serve", stopped_at_once)
+    monkeypatch.setattr(server, "raise_open_file_limit", lambda: 1024)  # leave ours alone
+    path = save(Network([784, 10], seed=0), tmp_path / "m.npz")
+    assert main(["serve", str(path), "--port", "0"]) == 0
+    assert served[0].fileno() == -1  # closed, not left to the garbage collector
+
+
 def test_serve_reports_an_unknown_host(tmp_path, capsys):
     path = save(Network([784, 10], seed=0), tmp_path / "m.npz")
     assert main(["serve", str(path), "--host", "no-such-host.invalid"]) == 1

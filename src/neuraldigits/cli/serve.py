@@ -142,18 +142,18 @@ def run(args: argparse.Namespace) -> int:
             f"limit of {open_files:,})",
             flush=True,
         )
-    sock = _listen(args.host, args.port)
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    sizes = "-".join(map(str, net.sizes))
-    # The address is the result: printed even with -q.
-    args.console.result(f"Serving {path} ({sizes}) at http://{shown}:{port}/  (Ctrl-C stops)")
-    # We bound the socket ourselves so that "address in use" is one clear error
-    # and --port 0 can report the port it got.
-    try:
-        serve(app, sock, limits)
-    except KeyboardInterrupt:
-        pass  # uvicorn has shut down cleanly, then re-raised Ctrl-C: the normal way to stop
+    # We bind the socket ourselves so that "address in use" is one clear error and
+    # --port 0 can report the port it got; closed however serving ends.
+    with _listen(args.host, args.port) as sock:
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        sizes = "-".join(map(str, net.sizes))
+        # The address is the result: printed even with -q.
+        args.console.result(f"Serving {path} ({sizes}) at http://{shown}:{port}/  (Ctrl-C stops)")
+        try:
+            serve(app, sock, limits)
+        except KeyboardInterrupt:
+            pass  # uvicorn has shut down cleanly, then re-raised Ctrl-C: the normal way to stop
     print("Stopped.", flush=True)
     return 0
 
