@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 
+from .wording import plural
+
 # More than any data set or model this library is for needs (MNIST as float32:
 # 0.3 GB; EMNIST's largest split: 3.2 GB with its raw bytes).
 MAX_DEFAULT_BUDGET = 4 << 30
@@ -56,4 +58,4 @@ def describe(n_bytes: int) -> str:
     for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n_bytes >= size:
             return f"{n_bytes / size:.1f} {unit}"
-    return f"{n_bytes} bytes"
+    return plural(n_bytes, "byte")

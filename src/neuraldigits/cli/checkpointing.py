@@ -150,8 +150,9 @@ class RunCheckpoint:
             tracker.best_epoch = state.plateau.best_epoch
         tracker.warned = bool(self.resumed.metadata.get("warned", False))
         print(
-            f"Resuming from {self.path}: {len(state.history)} of {settings['epochs']} epochs "
-            "done" + (", and the run had stopped" if state.history.stopped else ""),
+            f"Resuming from {self.path}: {len(state.history)} of "
+            f"{plural(settings['epochs'], 'epoch')} done"
+            + (", and the run had stopped" if state.history.stopped else ""),
             flush=True,
         )
         return state
