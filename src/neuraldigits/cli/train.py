@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
             )  # fmt: skip
     except KeyboardInterrupt as stop:
         if bar:
-            bar.close()
+            bar.close()  # before the lines below, which would otherwise print under it
         if tracker.best is None:
             print("Interrupted before the first epoch ended; nothing saved.", file=sys.stderr)
             return exit_status(stop)
@@ -248,8 +248,9 @@ def run(args: argparse.Namespace) -> int:
         checkpoint.tell_how_to_resume()
         _report(console, tracker, where, settings, data.is_sample, interrupted=True)
         return exit_status(stop)
-    if bar:
-        bar.close()
+    finally:
+        if bar:
+            bar.close()  # also when training fails (a diverged run), so the error line stands alone
     if history.stopped:
         settings["stopped"] = history.stopped
         print(f"Stopped after epoch {history[-1].epoch}: {history.stopped}")
