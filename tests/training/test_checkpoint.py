@@ -168,6 +168,18 @@ def test_missing_foreign_and_damaged_checkpoints_are_refused_by_name(tmp_path):
         load_checkpoint(model)
 
 
+def test_a_checkpoint_declaring_more_than_memory_allows_is_refused_before_inflating(
+    tmp_path, monkeypatch
+):
+    run_saving_every_epoch(tmp_path, TRAINING, 1, BOOK)
+    assert load_checkpoint(tmp_path / "0.npz").arrays  # within the real budget it loads
+    import neuraldigits.training.checkpoint as module
+
+    monkeypatch.setattr(module, "default_budget", lambda: 1000)
+    with pytest.raises(CheckpointError, match=r"0.npz: its arrays declare .* over the memory"):
+        load_checkpoint(tmp_path / "0.npz")
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 def test_a_fifo_or_a_directory_is_refused_as_a_checkpoint_without_waiting(tmp_path):
     os.mkfifo(tmp_path / "pipe.ckpt.npz")  # opening it to read would wait for a writer

@@ -39,6 +39,7 @@ import hashlib
 import json
 import math
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..atomic import atomic_write
+from ..budget import default_budget, describe
 from ..errors import NeuralDigitsError
 from ..modelfile import json_default
 from ..network import EpochResult, History, Network, Score, SgdState
@@ -256,7 +258,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             open_regular(path, "a checkpoint", CheckpointError, not_found=_NOT_FOUND) as file,
             np.load(file, allow_pickle=False) as npz,
         ):
-            # Checkpoints are ours and small: every array is read (and size-checked) below.
+            _check_declared_size(path, npz.zip)
+            # Every array is read, then size-checked against the record, below.
             arrays = {name: npz[name] for name in npz.files}
         record = json.loads(bytes(arrays.pop("metadata")).decode("utf-8"))
     except CheckpointError:
@@ -282,6 +285,17 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             f"{path}: corrupt checkpoint record ({type(e).__name__}: {e})"
         ) from None
     return checkpoint
+
+
+def _check_declared_size(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse, before inflating anything, a checkpoint whose members declare more bytes than
+    memory allows: a checkpoint is ours, but --resume may be pointed at any file."""
+    declared = sum(info.file_size for info in archive.infolist())
+    if declared > default_budget():
+        raise CheckpointError(
+            f"{path}: its arrays declare {describe(declared)}, over the memory budget of "
+            f"{describe(default_budget())}; not a checkpoint this machine can resume"
+        )
 
 
 def _checked(path: Path, record: dict[str, Any], arrays: dict[str, NDArray]) -> Checkpoint:
