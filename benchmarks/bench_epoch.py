@@ -38,6 +38,10 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=30, help="hidden neurons")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers")
     args = parser.parse_args()
+    peers = args.peers.split(",")
+    unknown = [name for name in peers if name not in PEERS]
+    if unknown:
+        parser.error(f"--peers: unknown {', '.join(unknown)}; choose from {', '.join(PEERS)}")
     training, _, test = load_mnist(args.data, dtype=np.uint8)
     training = (training[0][: args.examples], training[1][: args.examples])
     recipe = Recipe(sizes=(PIXELS, args.hidden, 10), epochs=args.epochs)
@@ -48,7 +52,7 @@ def main() -> None:
         f"{len(training[1]):,} uint8 training images, {recipe.epochs} timed epoch(s)\n"
     )
     start = time.perf_counter()
-    timings, skipped = run_peers(training, test, recipe, args.peers.split(","))
+    timings, skipped = run_peers(training, test, recipe, peers)
     print(format_table(timings))
     if skipped:
         print(f"\nskipped (not installed): {', '.join(skipped)}")
