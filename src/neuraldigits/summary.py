@@ -116,29 +116,58 @@ def _training(metadata: Mapping[str, Any]) -> Training | None:
     settings = settings if isinstance(settings, Mapping) else {}
     history = history if isinstance(history, list) else []
     best = metadata.get("best_epoch")
-    record = _epoch(history, best)
+    scores = history_summary(metadata)
     return Training(
         settings=dict(settings),
         epochs_run=len(history) or None,
         best_epoch=best if isinstance(best, int) else None,
-        best_validation=_accuracy(record.get("validation")) if record else None,
-        test_at_best=_accuracy(record.get("test")) if record else None,
+        best_validation=_accuracy(scores, "validation"),
+        test_at_best=_accuracy(scores, "test"),
         interrupted=bool(metadata.get("interrupted")),
     )
 
 
-def _epoch(history: list[Any], epoch: Any) -> dict[str, Any] | None:
-    """The history record of ``epoch`` (a dict as saved), if there is one."""
-    for record in history:
-        if isinstance(record, Mapping) and record.get("epoch") == epoch:
-            return dict(record)
-    return None
+def _accuracy(scores: Mapping[str, Any] | None, name: str) -> float | None:
+    """The saved epoch's accuracy on ``name`` ("validation", "test"), 0–1, if recorded."""
+    score = scores[name] if scores else None
+    return score["accuracy"] if score else None
 
 
-def _accuracy(score: Any) -> float | None:
-    if isinstance(score, Mapping) and score.get("total"):
-        return score["correct"] / score["total"]
-    return None
+def history_summary(meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Epochs run, the saved (best-validation) epoch's scores and the best test score.
+
+    None when the metadata holds no history (a model saved by the library alone).
+    """
+    history = meta.get("history")
+    if not isinstance(history, list) or not history:
+        return None
+    epochs = [r for r in history if isinstance(r, dict)]
+    best_epoch = meta.get("best_epoch")
+    saved = next((r for r in epochs if r.get("epoch") == best_epoch), None)
+    tested = [r for r in epochs if _score(r.get("test"))]
+    best_test = max(tested, key=lambda r: _score(r["test"])["accuracy"], default=None)
+    training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+    return {
+        "epochs": len(epochs),
+        "seconds": sum(float(r.get("seconds") or 0) for r in epochs),
+        "best_epoch": best_epoch,
+        "validation": _score(saved.get("validation")) if saved else None,
+        "test": _score(saved.get("test")) if saved else None,
+        "best_test": _score(best_test["test"]) if best_test else None,
+        "best_test_epoch": best_test.get("epoch") if best_test else None,
+        "interrupted": bool(meta.get("interrupted", False)),
+        "stopped": training.get("stopped"),
+    }
+
+
+def _score(record: Any) -> dict[str, Any] | None:
+    """``{correct, total, accuracy}`` from a history entry's score, or None."""
+    if not isinstance(record, dict):
+        return None
+    correct, total = record.get("correct"), record.get("total")
+    if not isinstance(correct, int) or not isinstance(total, int) or total <= 0:
+        return None
+    return {"correct": correct, "total": total, "accuracy": correct / total}
 
 
 def _layer_table(layers: Sequence[Layer], total: int) -> list[str]:

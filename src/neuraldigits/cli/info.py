@@ -9,6 +9,7 @@ from typing import Any
 from ..modelfile import load
 from ..models import shipped_name
 from ..network import Network
+from ..summary import history_summary
 from ..wording import plural
 from .common import add_model_argument, resolve_model
 from .console import add_json_argument
@@ -64,43 +65,6 @@ def describe(net: Network, path: Path) -> dict[str, Any]:
         "data": training.get("data") if training else None,
         "history": history_summary(meta),
     }
-
-
-def history_summary(meta: dict[str, Any]) -> dict[str, Any] | None:
-    """Epochs run, the saved (best-validation) epoch's scores and the best test score.
-
-    None when the metadata holds no history (a model saved by the library alone).
-    """
-    history = meta.get("history")
-    if not isinstance(history, list) or not history:
-        return None
-    epochs = [r for r in history if isinstance(r, dict)]
-    best_epoch = meta.get("best_epoch")
-    saved = next((r for r in epochs if r.get("epoch") == best_epoch), None)
-    tested = [r for r in epochs if _score(r.get("test"))]
-    best_test = max(tested, key=lambda r: _score(r["test"])["accuracy"], default=None)
-    training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
-    return {
-        "epochs": len(epochs),
-        "seconds": sum(float(r.get("seconds") or 0) for r in epochs),
-        "best_epoch": best_epoch,
-        "validation": _score(saved.get("validation")) if saved else None,
-        "test": _score(saved.get("test")) if saved else None,
-        "best_test": _score(best_test["test"]) if best_test else None,
-        "best_test_epoch": best_test.get("epoch") if best_test else None,
-        "interrupted": bool(meta.get("interrupted", False)),
-        "stopped": training.get("stopped"),
-    }
-
-
-def _score(record: Any) -> dict[str, Any] | None:
-    """``{correct, total, accuracy}`` from a history entry's score, or None."""
-    if not isinstance(record, dict):
-        return None
-    correct, total = record.get("correct"), record.get("total")
-    if not isinstance(correct, int) or not isinstance(total, int) or total <= 0:
-        return None
-    return {"correct": correct, "total": total, "accuracy": correct / total}
 
 
 def saved_validation_accuracy(meta: dict[str, Any]) -> float | None:
